@@ -1,0 +1,444 @@
+"""The Gemini emulator, proven with the real google-genai SDK over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import math
+import struct
+import time
+import wave
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import av
+import pytest
+from google import genai
+from google.genai import _interactions as interactions_errors
+from google.genai import errors, types
+
+from bot.transcript import Transcript, parse_timestamp
+from tests.emulators.gemini import Blocked, Fault, GeminiEmulator, Truncated
+
+# google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession from ClientSession:DeprecationWarning"
+)
+
+MODEL = "gemini-3.5-flash"
+JSON_FORMAT = {
+    "type": "text",
+    "mime_type": "application/json",
+    "schema": Transcript.model_json_schema(),
+}
+
+
+def wav_bytes(seconds: float, rate: int = 16_000, *, silent: bool = False) -> bytes:
+    """A mono 16-bit WAV: a 440 Hz tone, or silence (fast for long files)."""
+    n = int(seconds * rate)
+    if silent:
+        frames = b"\x00\x00" * n
+    else:
+        period = [int(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(rate)]
+        one_second = struct.pack(f"<{rate}h", *period)
+        frames = (one_second * math.ceil(seconds))[: n * 2]
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def flac_bytes(seconds: float, rate: int = 16_000) -> bytes:
+    """A real FLAC file encoded with PyAV."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        step = rate // 10
+        for start in range(0, int(seconds * rate), step):
+            frame = av.AudioFrame(format="s16", layout="mono", samples=step)
+            frame.planes[0].update(struct.pack(f"<{step}h", *([1000, -1000] * (step // 2))))
+            frame.sample_rate = rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def make_client(emu: GeminiEmulator, *, api_key: str | None = None, attempts: int | None = None):
+    retry = types.HttpRetryOptions(attempts=attempts) if attempts is not None else None
+    return genai.Client(
+        api_key=api_key or emu.api_key,
+        http_options=types.HttpOptions(
+            base_url=emu.base_url, api_version="v1beta", retry_options=retry
+        ),
+    )
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[GeminiEmulator]:
+    emulator = GeminiEmulator()
+    await emulator.start()
+    yield emulator
+    await emulator.close()
+
+
+@pytest.fixture
+async def client(emu: GeminiEmulator) -> AsyncIterator[genai.Client]:
+    c = make_client(emu)
+    yield c
+    await c.aio.aclose()
+    c.close()
+
+
+@pytest.fixture
+async def client_no_retry(emu: GeminiEmulator) -> AsyncIterator[genai.Client]:
+    c = make_client(emu, attempts=1)
+    yield c
+    await c.aio.aclose()
+    c.close()
+
+
+async def upload(client: genai.Client, tmp_path: Path, data: bytes, name: str = "talk.wav"):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return await client.aio.files.upload(
+        file=path, config=types.UploadFileConfig(mime_type="audio/wav", display_name="talk")
+    )
+
+
+def inline(data: bytes, mime_type: str = "audio/wav") -> dict[str, Any]:
+    return {"type": "audio", "data": base64.b64encode(data).decode(), "mime_type": mime_type}
+
+
+async def test_upload_transcribe_delete_roundtrip(
+    emu: GeminiEmulator, client: genai.Client, tmp_path: Path
+) -> None:
+    audio = wav_bytes(25)
+    uploaded = await upload(client, tmp_path, audio)
+    assert uploaded.name in emu.files
+    assert uploaded.uri == f"{emu.base_url}/v1beta/{uploaded.name}"
+    assert uploaded.size_bytes == len(audio)
+    assert emu.files[uploaded.name].data == audio
+
+    fetched = await client.aio.files.get(name=uploaded.name)
+    assert fetched.state == types.FileState.ACTIVE
+    assert fetched.mime_type == "audio/wav"
+
+    interaction = await client.aio.interactions.create(
+        model=MODEL,
+        input=[
+            {"type": "audio", "uri": uploaded.uri, "mime_type": uploaded.mime_type},
+            {"type": "text", "text": "Transcribe with speaker labels."},
+        ],
+        response_format=JSON_FORMAT,
+    )
+    assert interaction.status == "completed"
+    transcript = Transcript.model_validate_json(interaction.output_text)
+    starts = [parse_timestamp(s.timestamp) for s in transcript.segments]
+    assert starts == [0, 10, 20]
+    assert all(t < 25 for t in starts)
+    assert [s.speaker for s in transcript.segments] == ["Speaker 1", "Speaker 2", "Speaker 1"]
+    assert transcript.languages == ["en"]
+    assert interaction.usage is not None
+    assert interaction.usage.total_input_tokens >= 25 * 32
+
+    sent = emu.interaction_requests[0]
+    assert sent["model"] == MODEL
+    assert sent["response_format"]["schema"]["title"] == "Transcript"
+    assert sent["input"][0]["type"] == "user_input"
+
+    await client.aio.files.delete(name=uploaded.name)
+    assert emu.deleted_files == [uploaded.name]
+    with pytest.raises(errors.ClientError) as caught:
+        await client.aio.files.get(name=uploaded.name)
+    assert caught.value.code == 403
+    assert caught.value.status == "PERMISSION_DENIED"
+    assert "may not exist" in (caught.value.message or "")
+
+
+async def test_large_upload_arrives_in_contiguous_chunks(
+    emu: GeminiEmulator, client: genai.Client, tmp_path: Path
+) -> None:
+    audio = wav_bytes(300, silent=True)  # ~9.6 MB: two 8 MiB chunks
+    uploaded = await upload(client, tmp_path, audio)
+    chunks = [r for r in emu.requests if "upload_id" in r.query]
+    assert [int(r.headers["x-goog-upload-offset"]) for r in chunks] == [0, 8 * 1024 * 1024]
+    assert chunks[-1].headers["x-goog-upload-command"] == "upload, finalize"
+    assert all("x-goog-api-key" not in r.headers for r in chunks)
+    assert emu.files[uploaded.name].data == audio
+
+    interaction = await client.aio.interactions.create(
+        model=MODEL,
+        input=[{"type": "audio", "uri": uploaded.uri, "mime_type": "audio/wav"}],
+        response_format=JSON_FORMAT,
+    )
+    transcript = Transcript.model_validate_json(interaction.output_text)
+    assert len(transcript.segments) == 30
+    assert transcript.segments[-1].timestamp == "04:50"
+
+
+async def test_chunk_with_a_gap_is_refused(emu: GeminiEmulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        start = await http.post(
+            f"{emu.base_url}/upload/v1beta/files",
+            json={"file": {"display_name": "x", "mime_type": "audio/wav", "size_bytes": 20}},
+            headers={
+                "x-goog-api-key": emu.api_key,
+                "X-Goog-Upload-Protocol": "resumable",
+                "X-Goog-Upload-Command": "start",
+            },
+        )
+        assert start.status == 200
+        url = start.headers["X-Goog-Upload-URL"]
+        assert url.startswith(emu.base_url)
+        first = await http.post(
+            url,
+            data=b"0" * 10,
+            headers={"X-Goog-Upload-Command": "upload", "X-Goog-Upload-Offset": "0"},
+        )
+        assert first.headers["X-Goog-Upload-Status"] == "active"
+        gap = await http.post(
+            url,
+            data=b"1" * 10,
+            headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "15"},
+        )
+        assert gap.status == 400
+        assert gap.headers["X-Goog-Upload-Status"] == "final"
+        assert (await gap.json())["error"]["status"] == "INVALID_ARGUMENT"
+    assert emu.files == {}
+
+
+async def test_inline_flac_uses_the_speaker_roster(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    interaction = await client.aio.interactions.create(
+        model=MODEL,
+        input=[
+            inline(flac_bytes(21), "audio/flac"),
+            {"type": "text", "text": "Transcribe.\nSpeakers: Alice, Bob, Carol\n"},
+        ],
+        response_format=JSON_FORMAT,
+    )
+    transcript = Transcript.model_validate_json(interaction.output_text)
+    assert [s.speaker for s in transcript.segments] == ["Alice", "Bob", "Carol"]
+    assert transcript.segments[-1].timestamp == "00:20"
+
+
+async def test_rate_limit_surfaces_as_rate_limit_error(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    emu.script(Fault(status=429, headers={"Retry-After": "1"}))
+    with pytest.raises(interactions_errors.RateLimitError) as caught:
+        await client_no_retry.aio.interactions.create(model=MODEL, input="hi")
+    assert caught.value.status_code == 429
+    assert caught.value.body["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert len(emu.interaction_requests) == 1
+
+
+async def test_default_retries_survive_two_503s(emu: GeminiEmulator, client: genai.Client) -> None:
+    quick = {"retry-after-ms": "10"}
+    emu.script(Fault(503, headers=quick), Fault(503, headers=quick), "finally")
+    interaction = await client.aio.interactions.create(model=MODEL, input="hi")
+    assert interaction.output_text == "finally"
+    assert len(emu.interaction_requests) == 3
+
+
+async def test_wrong_api_key_is_rejected(emu: GeminiEmulator) -> None:
+    bad = make_client(emu, api_key="wrong", attempts=1)
+    try:
+        with pytest.raises(interactions_errors.BadRequestError) as caught:
+            await bad.aio.interactions.create(model=MODEL, input="hi")
+        error = caught.value.body["error"]
+        assert error["details"][0]["reason"] == "API_KEY_INVALID"
+        with pytest.raises(errors.ClientError) as caught_models:
+            await bad.aio.models.get(model=MODEL)
+        assert caught_models.value.code == 400
+        assert caught_models.value.status == "INVALID_ARGUMENT"
+    finally:
+        await bad.aio.aclose()
+        bad.close()
+
+
+async def test_unsupported_mime_type(emu: GeminiEmulator, client_no_retry: genai.Client) -> None:
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(
+            model=MODEL, input=[inline(wav_bytes(2), "audio/x-wav")]
+        )
+    assert caught.value.body["error"]["message"] == "Unsupported MIME type: audio/x-wav"
+
+
+async def test_undecodable_audio_is_invalid_argument(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(
+            model=MODEL, input=[inline(b"RIFF not really a wav file" * 10)]
+        )
+    assert caught.value.body["error"]["message"] == "Request contains an invalid argument."
+
+
+async def test_processing_file_is_refused_until_active(
+    emu: GeminiEmulator, client_no_retry: genai.Client, tmp_path: Path
+) -> None:
+    emu.files_stay_processing_for = 2
+    uploaded = await upload(client_no_retry, tmp_path, wav_bytes(3))
+    assert uploaded.state == types.FileState.PROCESSING
+    block = {"type": "audio", "uri": uploaded.uri, "mime_type": "audio/wav"}
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(model=MODEL, input=[block])
+    assert caught.value.body["error"]["status"] == "FAILED_PRECONDITION"
+    states = [(await client_no_retry.aio.files.get(name=uploaded.name)).state for _ in range(3)]
+    assert states == [
+        types.FileState.PROCESSING,
+        types.FileState.PROCESSING,
+        types.FileState.ACTIVE,
+    ]
+    interaction = await client_no_retry.aio.interactions.create(model=MODEL, input=[block])
+    assert Transcript.model_validate_json(interaction.output_text).segments
+
+
+async def test_models_get_and_not_found(emu: GeminiEmulator, client: genai.Client) -> None:
+    model = await client.aio.models.get(model=MODEL)
+    assert model.name == f"models/{MODEL}"
+    assert model.output_token_limit == 65_536
+    assert "generateContent" in (model.supported_actions or [])
+    with pytest.raises(errors.ClientError) as caught:
+        await client.aio.models.get(model="gemini-0-nope")
+    assert caught.value.code == 404
+    assert caught.value.status == "NOT_FOUND"
+    assert "models/gemini-0-nope is not found for API version v1beta" in (
+        caught.value.message or ""
+    )
+    with pytest.raises(interactions_errors.NotFoundError):
+        await client.aio.interactions.create(model="gemini-0-nope", input="hi")
+    listed = [m.name async for m in await client.aio.models.list()]
+    assert f"models/{MODEL}" in listed
+
+
+async def test_script_with_a_callable_sees_the_request(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: dict[str, Any]) -> dict[str, Any]:
+        seen.append(request)
+        return {"summary": f"model was {request['model']}", "segments": []}
+
+    emu.script(answer)
+    interaction = await client.aio.interactions.create(model=MODEL, input="what is said?")
+    assert seen[0]["input"] == "what is said?"
+    assert Transcript.model_validate_json(interaction.output_text).summary == f"model was {MODEL}"
+
+
+async def test_truncated_and_blocked_answers(emu: GeminiEmulator, client: genai.Client) -> None:
+    full = {"summary": "s" * 40, "segments": []}
+    emu.script(Truncated(full), Blocked())
+    truncated = await client.aio.interactions.create(model=MODEL, input="x")
+    assert truncated.status == "incomplete"
+    assert truncated.output_text and not truncated.output_text.endswith("}")
+    with pytest.raises(ValueError):
+        Transcript.model_validate_json(truncated.output_text)
+    blocked = await client.aio.interactions.create(model=MODEL, input="x")
+    assert blocked.status == "failed"
+    assert blocked.output_text == ""
+    assert blocked.errors and blocked.errors[0].code == "SAFETY"
+
+
+async def test_text_only_question_gets_plain_answer(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    interaction = await client.aio.interactions.create(model=MODEL, input="Who spoke first?")
+    assert interaction.output_text.startswith("Answer:")
+    assert "Who spoke first?" in interaction.output_text
+    fetched = await client.aio.interactions.get(interaction.id)
+    assert fetched.steps[0].type == "user_input"
+    assert fetched.output_text == interaction.output_text
+
+
+async def test_oversize_inline_body_is_refused(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    emu.inline_limit_bytes = 100_000
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(model=MODEL, input=[inline(wav_bytes(5))])
+    assert caught.value.body["error"]["message"] == (
+        "Request payload size exceeds the limit: 100000 bytes."
+    )
+
+
+async def test_fail_next_and_fail_always_match_paths(
+    emu: GeminiEmulator, client: genai.Client, tmp_path: Path
+) -> None:
+    uploaded = await upload(client, tmp_path, wav_bytes(1))
+    emu.fail_next(1, 503, path_contains="/files/")
+    with pytest.raises(errors.ServerError) as caught:
+        await client.aio.files.get(name=uploaded.name)
+    assert caught.value.status == "UNAVAILABLE"
+    assert (await client.aio.files.get(name=uploaded.name)).name == uploaded.name
+    emu.fail_always(500, path_contains="/models/")
+    for _ in range(2):
+        with pytest.raises(errors.ServerError):
+            await client.aio.models.get(model=MODEL)
+    assert [f.name async for f in await client.aio.files.list()] == [uploaded.name]
+    emu.fail_always(None)
+    assert (await client.aio.models.get(model=MODEL)).name == f"models/{MODEL}"
+
+
+async def test_latency_and_concurrency_are_tracked(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    emu.latency_s = 0.2
+    began = time.monotonic()
+    await asyncio.gather(
+        *(client.aio.interactions.create(model=MODEL, input=f"q{i}") for i in range(3))
+    )
+    assert time.monotonic() - began < 0.55  # in parallel, not 3 x 0.2 s
+    assert emu.max_concurrent_interactions == 3
+
+    emu.latency_s = 0.0
+    emu.tokens_per_s = 100.0
+    emu.script("x" * 160)  # 40 output tokens -> 0.4 s
+    began = time.monotonic()
+    await client.aio.interactions.create(model=MODEL, input="slow")
+    assert time.monotonic() - began >= 0.4
+
+
+async def test_hang_times_out_on_the_client(emu: GeminiEmulator) -> None:
+    emu.hang_s = 30
+    c = make_client(emu, attempts=1)
+    try:
+        with pytest.raises(interactions_errors.APITimeoutError):
+            await c.aio.interactions.create(model=MODEL, input="hi", timeout=0.3)
+    finally:
+        await c.aio.aclose()
+        c.close()
+    began = time.monotonic()
+    await emu.close()
+    assert time.monotonic() - began < 2
+
+
+async def test_generate_content_minimal(emu: GeminiEmulator, client: genai.Client) -> None:
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json", response_schema=Transcript
+    )
+    contents = [types.Part.from_bytes(data=wav_bytes(12), mime_type="audio/wav"), "Transcribe"]
+    response = await client.aio.models.generate_content(
+        model=MODEL, contents=contents, config=config
+    )
+    assert isinstance(response.parsed, Transcript)
+    assert [s.timestamp for s in response.parsed.segments] == ["00:00", "00:10"]
+    assert response.usage_metadata is not None
+    assert response.usage_metadata.prompt_token_count >= 12 * 32
+
+    emu.script(Truncated({"summary": "cut", "segments": []}))
+    cut = await client.aio.models.generate_content(model=MODEL, contents=contents, config=config)
+    assert cut.parsed is None
+    assert cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
