@@ -1,0 +1,508 @@
+"""Block Kit for transcript replies, failures and answers, kept inside Slack's limits.
+
+Pure functions: a `Transcript` in, a `Delivery` (messages to post in the thread, files
+to attach) out. Everything that came from audio or from users is escaped, so a
+transcript can never ping `@channel` or a user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.exports import to_srt, to_text, to_vtt
+from bot.transcript import Segment, Transcript, format_timestamp
+
+# Documented Block Kit limits (slack_sdk models/blocks/blocks.py; Slack's docs).
+MAX_BLOCKS = 50
+SECTION_TEXT_LIMIT = 3000
+HEADER_TEXT_LIMIT = 150
+CONTEXT_TEXT_LIMIT = 3000
+# Slack truncates `text` past 40,000 and recommends ≤ 4,000; we stay at the latter.
+FALLBACK_TEXT_LIMIT = 4000
+# Undocumented: chat.postMessage answers `msg_blocks_too_long` once the text of all
+# blocks together passes roughly 12,000 characters (bolt-js#2509, #2867 saw it at
+# 11,341 with section blocks). Stay well below that.
+MESSAGE_TEXT_BUDGET = 10_000
+# Summary, key points and action items together; beyond this they are cut (saying so)
+# and the full text goes into the attachment.
+PREAMBLE_TEXT_BUDGET = 5_000
+# How much of the transcript a reply shows inline when the full one is attached.
+OPENING_TEXT_BUDGET = 3_000
+# Room kept in every message for the "part k of N" header and trailing context line.
+_RESERVED_CHARS = 300
+_RESERVED_BLOCKS = 2
+
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]»”’]*\s")
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+
+_LANGUAGE_NAMES = {
+    "ar": "Arabic",
+    "bn": "Bengali",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "fa": "Persian",
+    "fi": "Finnish",
+    "fr": "French",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "nl": "Dutch",
+    "no": "Norwegian",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "ru": "Russian",
+    "sv": "Swedish",
+    "th": "Thai",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+    "zh": "Chinese",
+}
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape `&`, `<`, `>` so Slack shows them and never reads a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_len(text: str) -> int:
+    """Length as Slack counts it (UTF-16 code units; an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class ReplyInfo:
+    """What the reply says about the recording besides the transcript."""
+
+    file_name: str
+    duration_s: float
+    requested_by: str | None = None
+    translated_to: str | None = None
+    chunks: int = 1
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """One chat.postMessage: `text` is the (escaped) notification/fallback text."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to post in the thread with files_upload_v2."""
+
+    filename: str
+    title: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Messages to post in order in the thread, then files to attach."""
+
+    messages: list[SlackMessage]
+    attachments: list[Attachment]
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _clip(text: str, limit: int, marker: str = "…") -> str:
+    """Cut `text` to `limit` (Slack length) and say so with `marker`; whole if it fits."""
+    if slack_len(text) <= limit:
+        return text
+    room = limit - slack_len(marker)
+    head = split_text(text, room)[0] if room > 0 else ""
+    return head + marker
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """Longest prefix length (in code points) whose Slack length is ≤ limit."""
+    k = min(len(text), limit)
+    while k > 0 and slack_len(text[:k]) > limit:
+        k -= max(1, (slack_len(text[:k]) - limit) // 2)
+    return k
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split into pieces of ≤ `limit`: at line ends, else sentence ends, else spaces.
+
+    Only a single word longer than `limit` is cut inside; never inside an `&amp;`.
+    Whitespace at a break is dropped; no other character is lost.
+    """
+    if limit <= 0:
+        raise ValueError("limit must be positive")
+    pieces: list[str] = []
+    rest = text.strip()
+    while slack_len(rest) > limit:
+        k = _prefix_within(rest, limit)
+        window = rest[: k + 1]  # a break just after the limit is fine
+        cut = window.rfind("\n", 0, k + 1)
+        if cut < k // 3:
+            ends = [m.end() - 1 for m in _SENTENCE_END.finditer(window)]
+            cut = ends[-1] if ends and ends[-1] >= k // 2 else -1
+        if cut < k // 3:
+            cut = max(window.rfind(" ", 0, k + 1), -1)
+        if cut <= 0:
+            cut = k
+            partial = _PARTIAL_ENTITY.search(rest[:cut])
+            if partial and partial.start() > 0:
+                cut = partial.start()
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def _inline(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _speaker_name(label: str) -> str:
+    # Asterisks or backticks in a name would end the bold or open a code span.
+    name = _inline(label).replace("*", "").replace("`", "'")
+    return escape_mrkdwn(name or "Unknown")
+
+
+def _language_name(code: str) -> str:
+    clean = re.sub(r"[^A-Za-z\-_ ]", "", code).strip()
+    base = clean.replace("_", "-").split("-")[0].lower()
+    return _LANGUAGE_NAMES.get(base, clean)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# ------------------------------------------------------------------------- blocks
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _clip(text, CONTEXT_TEXT_LIMIT)}],
+    }
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _clip(text, HEADER_TEXT_LIMIT), "emoji": True},
+    }
+
+
+_DIVIDER: dict[str, Any] = {"type": "divider"}
+
+
+def block_text_length(block: dict[str, Any]) -> int:
+    """Characters of text a block carries (what counts towards the message budget)."""
+    total = 0
+    text = block.get("text")
+    if isinstance(text, dict):
+        total += slack_len(str(text.get("text", "")))
+    for element in block.get("elements", []):
+        if isinstance(element, dict):
+            total += slack_len(str(element.get("text", "")))
+    return total
+
+
+def _blocks_length(blocks: list[dict[str, Any]]) -> int:
+    return sum(block_text_length(b) for b in blocks)
+
+
+# ---------------------------------------------------------------------- the reply
+
+
+def _header_text(t: Transcript, info: ReplyInfo) -> str:
+    parts = ["Transcript", format_timestamp(info.duration_s)]
+    codes = t.languages or [s.language for s in t.segments if s.language]
+    names = list(dict.fromkeys(_language_name(c) for c in codes if _language_name(c)))
+    if names:
+        parts.append(", ".join(names))
+    speakers = {_inline(s.speaker) for s in t.segments}
+    if speakers:
+        parts.append(_plural(len(speakers), "speaker"))
+    else:
+        parts.append("no speech")
+    return " · ".join(parts)
+
+
+def _details_text(info: ReplyInfo) -> str:
+    parts = [f":page_facing_up: {_clip(escape_mrkdwn(_inline(info.file_name)), 300)}"]
+    if info.requested_by:
+        who = info.requested_by.strip()
+        parts.append(
+            f"requested by <@{who}>"
+            if _SLACK_USER_ID.match(who)
+            else f"requested by {escape_mrkdwn(_inline(who))}"
+        )
+    if info.translated_to:
+        parts.append(f"translated to {escape_mrkdwn(_language_name(info.translated_to))}")
+    if info.chunks > 1:
+        parts.append(f"transcribed in {info.chunks} parts")
+    return " · ".join(parts)
+
+
+def _titled_sections(title: str, body: str, budget: int) -> tuple[list[dict[str, Any]], int, bool]:
+    """`*Title*\\nbody` as sections; body cut (saying so) past `budget`. → blocks, used, cut."""
+    note = "\n_(cut here: the full text is in the attached transcript.txt)_"
+    cut = False
+    if slack_len(body) > budget:
+        room = max(budget - slack_len(note), 200)
+        body = split_text(body, room)[0] + note
+        cut = True
+    text = f"*{title}*\n{body}"
+    blocks = [_section(p) for p in split_text(text, SECTION_TEXT_LIMIT)]
+    return blocks, slack_len(text), cut
+
+
+def _preamble(t: Transcript, info: ReplyInfo) -> tuple[list[dict[str, Any]], bool]:
+    """Header, details, summary, key points, action items. → blocks, whether anything was cut."""
+    blocks = [_header(_header_text(t, info)), _context(_details_text(info))]
+    budget = PREAMBLE_TEXT_BUDGET
+    any_cut = False
+    parts = [
+        ("Summary", escape_mrkdwn(t.summary.strip())),
+        ("Key points", "\n".join(f"• {escape_mrkdwn(_inline(p))}" for p in t.key_points)),
+        ("Action items", "\n".join(f"• {escape_mrkdwn(_inline(a))}" for a in t.action_items)),
+    ]
+    for title, body in parts:
+        if not body.strip():
+            continue
+        if budget < 300:
+            blocks.append(_context(f"_{title}: in the attached transcript.txt (no room here)._"))
+            any_cut = True
+            continue
+        new_blocks, used, cut = _titled_sections(title, body, budget)
+        blocks += new_blocks
+        budget -= used
+        any_cut = any_cut or cut
+    return blocks, any_cut
+
+
+@dataclass
+class _Unit:
+    """A turn (or a piece of one) rendered as one mrkdwn paragraph ≤ SECTION_TEXT_LIMIT."""
+
+    text: str
+    first: int  # index of the first segment it shows
+    last: int  # index of the last segment it shows
+    complete: bool  # whether segment `last` ends in this unit
+
+
+def _turn_text(head: str, contents: list[str], translations: list[str]) -> str:
+    text = f"{head}\n{' '.join(contents)}"
+    if translations:
+        text += f"\n_{' '.join(translations)}_"
+    return text
+
+
+def _segment_pieces(head: str, seg: Segment, index: int) -> list[_Unit]:
+    """One segment too long for a section: split its content (and translation) by sentences."""
+    cont_head = f"{head} _(continued)_"
+    room = SECTION_TEXT_LIMIT - slack_len(cont_head) - 3
+    content = split_text(escape_mrkdwn(_inline(seg.content)), room)
+    translation = (
+        split_text(escape_mrkdwn(_inline(seg.translation)), room) if seg.translation else []
+    )
+    texts = [f"{head if i == 0 else cont_head}\n{c}" for i, c in enumerate(content)]
+    texts += [f"{cont_head}\n_{tr}_" for tr in translation]
+    return [
+        _Unit(text=x, first=index, last=index, complete=i == len(texts) - 1)
+        for i, x in enumerate(texts)
+    ]
+
+
+def transcript_units(t: Transcript) -> list[_Unit]:
+    """Speaker turns (consecutive segments of one speaker), each ≤ one section."""
+    units: list[_Unit] = []
+    segs = t.segments
+    i = 0
+    while i < len(segs):
+        speaker = _inline(segs[i].speaker)
+        head = f"*{_speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
+        start = i
+        contents: list[str] = []
+        translations: list[str] = []
+        while i < len(segs) and _inline(segs[i].speaker) == speaker:
+            content = escape_mrkdwn(_inline(segs[i].content))
+            tr = escape_mrkdwn(_inline(segs[i].translation or ""))
+            trial = _turn_text(
+                head, [*contents, content], [*translations, tr] if tr else translations
+            )
+            if slack_len(trial) <= SECTION_TEXT_LIMIT:
+                contents.append(content)
+                if tr:
+                    translations.append(tr)
+                i += 1
+                continue
+            if contents:
+                units.append(_Unit(_turn_text(head, contents, translations), start, i - 1, True))
+            else:
+                units += _segment_pieces(head, segs[i], i)
+                i += 1
+            contents, translations, start = [], [], i
+            if i < len(segs):
+                head = f"*{_speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
+        if contents:
+            units.append(_Unit(_turn_text(head, contents, translations), start, i - 1, True))
+    return units
+
+
+@dataclass
+class _Section:
+    text: str
+    last: int
+    complete: bool
+
+
+def transcript_sections(t: Transcript) -> list[_Section]:
+    """Units packed into sections of ≤ SECTION_TEXT_LIMIT, one blank line between turns."""
+    sections: list[_Section] = []
+    for unit in transcript_units(t):
+        if sections and (
+            slack_len(sections[-1].text) + 2 + slack_len(unit.text) <= SECTION_TEXT_LIMIT
+        ):
+            prev = sections[-1]
+            sections[-1] = _Section(f"{prev.text}\n\n{unit.text}", unit.last, unit.complete)
+        else:
+            sections.append(_Section(unit.text, unit.last, unit.complete))
+    return sections
+
+
+@dataclass
+class _Draft:
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def fits(self, text: str, *, budget: int = MESSAGE_TEXT_BUDGET) -> bool:
+        return (
+            len(self.blocks) + 1 + _RESERVED_BLOCKS <= MAX_BLOCKS
+            and _blocks_length(self.blocks) + slack_len(text) + _RESERVED_CHARS <= budget
+        )
+
+
+def _fallback(text: str, note: str) -> str:
+    return _clip(text, FALLBACK_TEXT_LIMIT, marker=f"… {note}")
+
+
+def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 5) -> Delivery:
+    """The thread reply for a transcript: one message, a few, or an opening plus attachments."""
+    preamble, preamble_cut = _preamble(t, info)
+    sections = transcript_sections(t)
+    file_name = escape_mrkdwn(_inline(info.file_name))
+    summary = escape_mrkdwn(_inline(t.summary)) or "(no summary)"
+    first_text = f"Transcript of {file_name} ({format_timestamp(info.duration_s)}): {summary}"
+
+    drafts = [_Draft([*preamble, _DIVIDER])]
+    if not sections:
+        drafts[0].blocks.append(_context("_No speech was found in this recording._"))
+    for sec in sections:
+        if not drafts[-1].fits(sec.text):
+            drafts.append(_Draft([]))
+        drafts[-1].blocks.append(_section(sec.text))
+
+    if not preamble_cut and len(drafts) <= max(1, max_thread_messages):
+        total = len(drafts)
+        messages: list[SlackMessage] = []
+        for k, draft in enumerate(drafts, start=1):
+            blocks = draft.blocks
+            if k > 1:
+                blocks = [_header(f"Transcript, part {k} of {total}"), *blocks]
+            if k < total:
+                blocks = [*blocks, _context(f"_Continued in part {k + 1} of {total}, below._")]
+            text = (
+                _fallback(first_text, "(see thread)")
+                if k == 1
+                else f"Transcript of {_clip(file_name, 200)}, part {k} of {total}"
+            )
+            messages.append(SlackMessage(text=text, blocks=blocks))
+        return Delivery(messages=messages, attachments=[])
+
+    # Too long for the thread: the opening inline, the whole transcript as files.
+    first = _Draft([*preamble, _DIVIDER])
+    shown_last, shown_complete = -1, True
+    for sec in sections:
+        opening_budget = min(
+            MESSAGE_TEXT_BUDGET,
+            _blocks_length(preamble) + OPENING_TEXT_BUDGET + _RESERVED_CHARS,
+        )
+        if not first.fits(sec.text, budget=opening_budget):
+            break
+        first.blocks.append(_section(sec.text))
+        shown_last, shown_complete = sec.last, sec.complete
+    n = len(t.segments)
+    shown = shown_last + 1 if shown_complete else shown_last
+    opening = (
+        f"Showing the first {shown} of {n} segments"
+        + ("" if shown_complete else " and the beginning of the next")
+        + "."
+    )
+    first.blocks.append(
+        _context(
+            f"_Full transcript attached ({_plural(n, 'segment')}): "
+            f"transcript.txt, transcript.vtt, transcript.srt. {opening}_"
+        )
+    )
+    title = _inline(info.file_name) or "recording"
+    attachments = [
+        Attachment(
+            filename=f"transcript{ext}",
+            title=f"Transcript of {title}{kind}",
+            content=render(t, duration_s=info.duration_s),
+        )
+        for ext, kind, render in (
+            (".txt", "", to_text),
+            (".vtt", " (WebVTT subtitles)", to_vtt),
+            (".srt", " (SRT subtitles)", to_srt),
+        )
+    ]
+    tail = " (full transcript attached)"
+    text = _clip(first_text, FALLBACK_TEXT_LIMIT - len(tail), marker="… (see thread)") + tail
+    return Delivery(
+        messages=[SlackMessage(text=text, blocks=first.blocks)], attachments=attachments
+    )
+
+
+# ------------------------------------------------------------------- other replies
+
+
+def render_failure(message: str, *, job_id: str | None = None) -> SlackMessage:
+    """`:warning:` + what went wrong; the job id in a context line for support."""
+    text = ":warning: " + escape_mrkdwn(message.strip())
+    blocks = [_section(_clip(text, SECTION_TEXT_LIMIT))]
+    if job_id:
+        blocks.append(_context(f"Job `{escape_mrkdwn(_inline(job_id))}`"))
+    return SlackMessage(text=_clip(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
+
+
+def render_answer(question: str, answer: str) -> SlackMessage:
+    """An answer to a question about a recording, with the question quoted above it."""
+    body = _MD_BOLD.sub(r"*\1*", escape_mrkdwn(answer.strip())) or "_(no answer)_"
+    note = "\n_(answer cut here: it was too long for one message)_"
+    budget = MESSAGE_TEXT_BUDGET - CONTEXT_TEXT_LIMIT - 100
+    if slack_len(body) > budget:
+        body = split_text(body, budget - slack_len(note))[0] + note
+    pieces = split_text(body, SECTION_TEXT_LIMIT)
+    asked = _clip(escape_mrkdwn(_inline(question)), 1000)
+    blocks = [_context(f":speech_balloon: *Q:* {asked}"), *(_section(p) for p in pieces)]
+    return SlackMessage(text=_clip(body, FALLBACK_TEXT_LIMIT), blocks=blocks)
