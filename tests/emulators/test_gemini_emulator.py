@@ -395,13 +395,15 @@ async def test_fail_next_and_fail_always_match_paths(
 async def test_latency_and_concurrency_are_tracked(
     emu: GeminiEmulator, client: genai.Client
 ) -> None:
-    emu.latency_s = 0.2
+    emu.latency_s = 0.3
     began = time.monotonic()
     await asyncio.gather(
         *(client.aio.interactions.create(model=MODEL, input=f"q{i}") for i in range(3))
     )
-    assert time.monotonic() - began < 0.55  # in parallel, not 3 x 0.2 s
+    elapsed = time.monotonic() - began
+    assert 0.3 <= elapsed < 0.85  # in parallel, not 3 x 0.3 s
     assert emu.max_concurrent_interactions == 3
+    assert emu.in_flight_interactions == 0
 
     emu.latency_s = 0.0
     emu.tokens_per_s = 100.0
@@ -442,3 +444,69 @@ async def test_generate_content_minimal(emu: GeminiEmulator, client: genai.Clien
     cut = await client.aio.models.generate_content(model=MODEL, contents=contents, config=config)
     assert cut.parsed is None
     assert cut.candidates[0].finish_reason == types.FinishReason.MAX_TOKENS
+
+
+async def test_missing_key_and_any_api_version(emu: GeminiEmulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        missing = await http.get(f"{emu.base_url}/v1/models")
+        assert missing.status == 403
+        assert (await missing.json())["error"]["status"] == "PERMISSION_DENIED"
+        for version in ("v1", "v1alpha"):
+            found = await http.get(
+                f"{emu.base_url}/{version}/models/gemini-2.5-flash",
+                headers={"x-goog-api-key": emu.api_key},
+            )
+            assert found.status == 200
+            assert (await found.json())["inputTokenLimit"] == 1_048_576
+
+
+async def test_unknown_or_deleted_file_uri_is_permission_denied(
+    emu: GeminiEmulator, client_no_retry: genai.Client, tmp_path: Path
+) -> None:
+    uploaded = await upload(client_no_retry, tmp_path, wav_bytes(2))
+    await client_no_retry.aio.files.delete(name=uploaded.name)
+    for uri in (uploaded.uri, f"{emu.base_url}/v1beta/files/nosuchfile"):
+        block = {"type": "audio", "uri": uri, "mime_type": "audio/wav"}
+        with pytest.raises(interactions_errors.PermissionDeniedError) as caught:
+            await client_no_retry.aio.interactions.create(model=MODEL, input=[block])
+        assert "may not exist" in caught.value.body["error"]["message"]
+
+
+async def test_failed_processing_state(
+    emu: GeminiEmulator, client_no_retry: genai.Client, tmp_path: Path
+) -> None:
+    emu.files_stay_processing_for = 1
+    emu.files_end_state = "FAILED"
+    uploaded = await upload(client_no_retry, tmp_path, wav_bytes(2))
+    states = [(await client_no_retry.aio.files.get(name=uploaded.name)).state for _ in range(2)]
+    assert states == [types.FileState.PROCESSING, types.FileState.FAILED]
+    block = {"type": "audio", "uri": uploaded.uri, "mime_type": "audio/wav"}
+    with pytest.raises(interactions_errors.BadRequestError):
+        await client_no_retry.aio.interactions.create(model=MODEL, input=[block])
+
+
+async def test_stream_generate_content_and_blocked(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    contents = [types.Part.from_bytes(data=flac_bytes(15), mime_type="audio/flac"), "Go"]
+    pieces = [
+        chunk.text or ""
+        async for chunk in await client.aio.models.generate_content_stream(
+            model=MODEL, contents=contents
+        )
+    ]
+    assert len(pieces) > 1
+    transcript = Transcript.model_validate_json("".join(pieces))
+    assert [s.timestamp for s in transcript.segments] == ["00:00", "00:10"]
+
+    emu.script(Blocked())
+    config = types.GenerateContentConfig(
+        response_mime_type="application/json", response_schema=Transcript
+    )
+    blocked = await client.aio.models.generate_content(
+        model=MODEL, contents=contents, config=config
+    )
+    assert blocked.parsed is None
+    assert blocked.prompt_feedback is not None
+    assert blocked.prompt_feedback.block_reason == types.BlockedReason.SAFETY
+    assert len(emu.generate_requests) == 2
