@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     scribe_log_level: str = "INFO"
     scribe_retention_days: int = Field(default=30, ge=1)
     scribe_job_budget_s: float = Field(default=1800.0, gt=0)
+    # Gemini retries (the SDK's backoff): attempts per request and the first delay.
+    scribe_gemini_attempts: int = Field(default=5, ge=1, le=10)
+    scribe_gemini_initial_delay_s: float = Field(default=1.0, ge=0)
     scribe_shutdown_grace_s: float = Field(default=25.0, ge=0)
     scribe_answer_other_bots: bool = False
     # USD per million tokens, used only for the estimated-cost metric.

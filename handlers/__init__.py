@@ -1,0 +1,21 @@
+"""Slack listeners: ack → parse → hand to the intake service → answer.
+
+This is the one place where the command name and callback ids appear.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.intake import Intake
+from handlers import commands, events, home, shortcuts
+
+SLASH_COMMAND = "/transcribe"
+MESSAGE_SHORTCUT = "transcribe_message"
+
+
+def register_handlers(app: AsyncApp, intake: Intake) -> None:
+    events.register(app, intake)
+    commands.register(app, intake, SLASH_COMMAND)
+    shortcuts.register(app, intake, MESSAGE_SHORTCUT)
+    home.register(app, intake)

@@ -1,0 +1,165 @@
+"""Composition root: builds every client, the store, the queue and the Bolt app from Settings.
+
+Nothing here runs at import time; `Runtime.create` is called by the CLI (and by
+tests, with settings that point at the emulators).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+from google import genai
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.gemini import GeminiConfig, GeminiTranscriber, build_client
+from bot.intake import Intake, IntakeConfig
+from bot.jobs import Pipeline, PipelineConfig
+from bot.metrics import Metrics
+from bot.queue import JobQueue
+from bot.settings import Settings
+from bot.store import Store
+from handlers import register_handlers
+
+logger = logging.getLogger(__name__)
+
+#: Slack Web API calls give up after this long (the SDK default is 30 s).
+SLACK_TIMEOUT_S = 30
+#: Downloads of large recordings may take minutes; only a stalled read is an error.
+DOWNLOAD_READ_TIMEOUT_S = 60
+
+
+def build_slack_client(settings: Settings) -> AsyncWebClient:
+    """Web API client with slack_sdk's retry handlers for 429s, 5xx and dropped connections."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT_S,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def gemini_config(settings: Settings) -> GeminiConfig:
+    key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
+    return GeminiConfig(
+        api_key=key,
+        model=settings.gemini_model,
+        api_version=settings.gemini_api_version,
+        base_url=settings.gemini_base_url,
+        timeout_s=settings.gemini_timeout_s,
+        inline_limit_bytes=settings.inline_limit_bytes,
+        budget_s=settings.scribe_job_budget_s,
+        attempts=settings.scribe_gemini_attempts,
+        initial_delay_s=settings.scribe_gemini_initial_delay_s,
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything a running process holds; `close()` releases it."""
+
+    settings: Settings
+    slack: AsyncWebClient
+    http: aiohttp.ClientSession
+    gemini_client: genai.Client
+    store: Store
+    queue: JobQueue
+    pipeline: Pipeline
+    intake: Intake
+    metrics: Metrics
+
+    @classmethod
+    async def create(cls, settings: Settings) -> Runtime:
+        metrics = Metrics()
+        slack = build_slack_client(settings)
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=30, sock_read=DOWNLOAD_READ_TIMEOUT_S
+            )
+        )
+        gconfig = gemini_config(settings)
+        gemini_client = build_client(gconfig)
+        store, queue = await open_backend(settings)
+        transcriber = GeminiTranscriber(
+            gemini_client, gconfig, concurrency=asyncio.Semaphore(settings.scribe_max_concurrency)
+        )
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        pipeline = Pipeline(
+            slack=slack,
+            http=http,
+            store=store,
+            queue=queue,
+            gemini=transcriber,
+            metrics=metrics,
+            config=PipelineConfig(
+                api_url=settings.slack_api_url,
+                bot_token=token,
+                max_file_bytes=settings.max_file_bytes,
+                max_audio_minutes=settings.scribe_max_audio_minutes,
+                auto_transcribe=settings.scribe_auto_transcribe,
+                price_input_per_mtok=settings.scribe_price_input_per_mtok,
+                price_output_per_mtok=settings.scribe_price_output_per_mtok,
+            ),
+        )
+        intake = Intake(
+            queue=queue,
+            store=store,
+            config=IntakeConfig(
+                auto_transcribe=settings.scribe_auto_transcribe,
+                answer_other_bots=settings.scribe_answer_other_bots,
+            ),
+        )
+        return cls(settings, slack, http, gemini_client, store, queue, pipeline, intake, metrics)
+
+    def bolt_app(self) -> AsyncApp:
+        """The Bolt app with every listener registered.
+
+        `process_before_response=True`: the listener journals the job before Slack gets
+        its answer, so an acknowledged request is never lost. Listeners only write to
+        the journal, so the answer still comes back in milliseconds.
+        """
+        secret = self.settings.slack_signing_secret
+        app = AsyncApp(
+            client=self.slack,
+            signing_secret=secret.get_secret_value() if secret else None,
+            process_before_response=True,
+            request_verification_enabled=secret is not None,
+            ignoring_self_events_enabled=True,
+        )
+        register_handlers(app, self.intake)
+        return app
+
+    async def start_workers(self) -> None:
+        await self.queue.start(self.pipeline)
+
+    async def close(self) -> None:
+        await self.queue.shutdown(self.settings.scribe_shutdown_grace_s)
+        await self.store.close()
+        await self.http.close()
+        await self.gemini_client.aio.aclose()
+
+
+async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
+    """SQLite (embedded) or Redis (scaled out), per the settings."""
+    if settings.redis_url:
+        from bot.redis_backend import open_redis_backend  # arq/redis only when asked for
+
+        return await open_redis_backend(settings)
+    from bot.queue_local import LocalQueue
+    from bot.store_sqlite import SqliteDatabase, SqliteStore
+
+    db = await SqliteDatabase.open(settings.scribe_db)
+    return SqliteStore(db), LocalQueue(db, concurrency=settings.scribe_max_concurrency)

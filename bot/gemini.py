@@ -1,0 +1,324 @@
+"""Gemini client: one request per piece of audio, through the Interactions API.
+
+Audio up to the inline limit travels base64 in the request; larger audio goes
+through the Files API and is deleted as soon as the answer is in (Gemini keeps
+uploads 48 h otherwise). Retries of 408/429/5xx, with exponential backoff and
+Retry-After, are the SDK's own (configured by `GeminiConfig`); this module adds
+a total time budget, a concurrency limit, and turns every failure into an error
+a Slack user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from google import genai
+from google.genai import _interactions as gi
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import GeminiUnavailableError, TranscriptionError
+from bot.media import PreparedAudio
+from bot.prompts import SYSTEM_INSTRUCTION
+from bot.transcript import Transcript
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Gemini 3.x flash models answer at most 65,536 output tokens.
+MAX_OUTPUT_TOKENS = 65536
+#: How often and how long to wait for an upload that is still PROCESSING.
+_PROCESSING_POLL_S = 1.0
+_PROCESSING_MAX_POLLS = 120
+
+
+@dataclass(frozen=True)
+class GeminiConfig:
+    api_key: str
+    model: str
+    api_version: str = "v1beta"
+    base_url: str | None = None
+    timeout_s: float = 600.0
+    inline_limit_bytes: int = 20 * 1024 * 1024
+    #: Total time one transcription may spend on retries and waiting for Gemini.
+    budget_s: float = 1800.0
+    attempts: int = 5
+    initial_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+
+
+@dataclass
+class Usage:
+    """Token counts summed over the requests of one job."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+    uploads: list[str] = field(default_factory=list)
+
+    def add(self, interaction: Any) -> None:
+        self.requests += 1
+        usage = getattr(interaction, "usage", None)
+        if usage is not None:
+            self.input_tokens += int(getattr(usage, "total_input_tokens", 0) or 0)
+            self.output_tokens += int(getattr(usage, "total_output_tokens", 0) or 0)
+
+
+class TruncatedAnswerError(TranscriptionError):
+    """Gemini stopped before the JSON was complete (output limit); chunking may help."""
+
+    reason = "truncated"
+
+
+class SpeakerRoster(BaseModel):
+    speakers: list[str] = []
+
+
+def build_client(config: GeminiConfig) -> genai.Client:
+    """The SDK client with an explicit API version, a timeout and bounded retries."""
+    return genai.Client(
+        api_key=config.api_key,
+        http_options=types.HttpOptions(
+            base_url=config.base_url,
+            api_version=config.api_version,
+            timeout=int(config.timeout_s * 1000),
+            retry_options=types.HttpRetryOptions(
+                attempts=config.attempts,
+                initial_delay=config.initial_delay_s,
+                max_delay=config.max_delay_s,
+                http_status_codes=[408, 429, 500, 502, 503, 504],
+            ),
+        ),
+    )
+
+
+class GeminiTranscriber:
+    """Sends audio and instructions to Gemini and returns validated answers."""
+
+    def __init__(
+        self, client: genai.Client, config: GeminiConfig, *, concurrency: asyncio.Semaphore
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._slots = concurrency
+
+    @property
+    def model(self) -> str:
+        return self._config.model
+
+    async def transcribe(
+        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
+    ) -> Transcript:
+        """One structured transcription request for one piece of audio."""
+        text = await self._ask_with_audio(audio, prompt, Transcript, usage)
+        return _parse(text, Transcript)
+
+    async def list_speakers(
+        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
+    ) -> list[str]:
+        text = await self._ask_with_audio(audio, prompt, SpeakerRoster, usage)
+        try:
+            return _parse(text, SpeakerRoster).speakers
+        except TranscriptionError:
+            return []  # a roster is a help, not a requirement
+
+    async def ask_text(self, prompt: str, usage: Usage | None = None) -> str:
+        """A plain-text request (whole-recording summary, questions about a recording)."""
+        interaction = await self._create(
+            [{"type": "text", "text": prompt}], response_format=None, usage=usage
+        )
+        return str(interaction.output_text or "").strip()
+
+    async def _ask_with_audio(
+        self,
+        audio: PreparedAudio,
+        prompt: str,
+        schema: type[BaseModel],
+        usage: Usage | None,
+    ) -> str:
+        async with self._audio_block(audio, usage) as block:
+            interaction = await self._create(
+                [block, {"type": "text", "text": prompt}],
+                response_format={
+                    "type": "text",
+                    "mime_type": "application/json",
+                    "schema": schema.model_json_schema(),
+                },
+                usage=usage,
+            )
+        status = str(getattr(interaction, "status", ""))
+        if status in ("incomplete", "budget_exceeded", "requires_continuation"):
+            raise TruncatedAnswerError(
+                "The transcript was longer than Gemini can answer in one go.", reason="truncated"
+            )
+        if status in ("failed", "cancelled"):
+            raise TranscriptionError(
+                "Gemini declined to transcribe this recording (it may have been blocked by "
+                "Gemini's safety filters). Nothing more can be done for this file.",
+                reason="blocked",
+            )
+        return str(interaction.output_text or "")
+
+    @contextlib.asynccontextmanager
+    async def _audio_block(
+        self, audio: PreparedAudio, usage: Usage | None
+    ) -> AsyncIterator[dict[str, str]]:
+        if audio.size_bytes <= self._config.inline_limit_bytes:
+            data = await asyncio.to_thread(audio.path.read_bytes)
+            yield {
+                "type": "audio",
+                "data": base64.b64encode(data).decode("ascii"),
+                "mime_type": audio.mime_type,
+            }
+            return
+        uploaded = await self._guard(
+            self._client.aio.files.upload(
+                file=str(audio.path),
+                config=types.UploadFileConfig(
+                    mime_type=audio.mime_type, display_name=audio.path.name
+                ),
+            )
+        )
+        name = str(uploaded.name)
+        if usage is not None:
+            usage.uploads.append(name)
+        try:
+            uploaded = await self._wait_active(uploaded)
+            yield {"type": "audio", "uri": str(uploaded.uri), "mime_type": audio.mime_type}
+        finally:
+            await self.delete_upload(name)
+
+    async def _wait_active(self, file: types.File) -> types.File:
+        for _ in range(_PROCESSING_MAX_POLLS):
+            state = str(getattr(file.state, "value", file.state) or "ACTIVE")
+            if state == "ACTIVE":
+                return file
+            if state == "FAILED":
+                raise TranscriptionError(
+                    "Gemini could not process the uploaded audio.", reason="upload_failed"
+                )
+            await asyncio.sleep(_PROCESSING_POLL_S)
+            file = await self._guard(self._client.aio.files.get(name=str(file.name)))
+        raise GeminiUnavailableError("Gemini took too long to process the uploaded audio.")
+
+    async def delete_upload(self, name: str) -> None:
+        """Delete an upload; failures are logged, never raised (the file expires in 48 h)."""
+        try:
+            await asyncio.shield(self._client.aio.files.delete(name=name))
+        except Exception:
+            logger.exception("could not delete Gemini upload %s", name)
+
+    async def _create(
+        self,
+        content: list[dict[str, str]],
+        *,
+        response_format: dict[str, Any] | None,
+        usage: Usage | None,
+    ) -> Any:
+        kwargs: dict[str, Any] = {
+            "model": self._config.model,
+            "input": content,
+            "system_instruction": SYSTEM_INSTRUCTION,
+            "generation_config": {"temperature": 0.2, "max_output_tokens": MAX_OUTPUT_TOKENS},
+        }
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        interaction = await self._guard(self._client.aio.interactions.create(**kwargs))
+        if usage is not None:
+            usage.add(interaction)
+        return interaction
+
+    async def _guard(self, call: Any) -> Any:
+        """Run one SDK call inside the concurrency limit and the time budget."""
+        async with self._slots:
+            try:
+                async with asyncio.timeout(self._config.budget_s):
+                    return await call
+            except TimeoutError as exc:
+                raise GeminiUnavailableError(
+                    "Gemini did not answer in time. Try again in a few minutes "
+                    "(`/transcribe` in the thread).",
+                    reason="gemini_timeout",
+                ) from exc
+            except (gi.APITimeoutError, gi.APIConnectionError) as exc:
+                raise GeminiUnavailableError(
+                    "Gemini could not be reached or timed out. Try again in a few minutes "
+                    "(`/transcribe` in the thread).",
+                    reason="gemini_timeout",
+                ) from exc
+            except gi.APIStatusError as exc:
+                raise _from_status(int(exc.status_code), str(exc)) from exc
+            except genai_errors.APIError as exc:
+                raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
+            except ValueError as exc:
+                # The SDK raises ValueError/KeyError for malformed upload answers.
+                raise GeminiUnavailableError(
+                    "Gemini answered the upload in an unexpected way; try again later."
+                ) from exc
+
+
+def _from_status(status: int, detail: str) -> TranscriptionError:
+    logger.warning("Gemini answered HTTP %s: %s", status, detail[:300])
+    if status == 429:
+        return GeminiUnavailableError(
+            "Gemini is rate-limiting this app right now (HTTP 429), even after retries. "
+            "Try again in a few minutes (`/transcribe` in the thread).",
+            reason="gemini_rate_limited",
+        )
+    if status in (401, 403) and "API key" in detail:
+        return TranscriptionError(
+            "Gemini rejected this app's API key. Ask the app's admin to check GEMINI_API_KEY.",
+            reason="gemini_auth",
+        )
+    if status == 400 and "API key" in detail:
+        return TranscriptionError(
+            "Gemini rejected this app's API key. Ask the app's admin to check GEMINI_API_KEY.",
+            reason="gemini_auth",
+        )
+    if status == 404:
+        return TranscriptionError(
+            "The configured Gemini model was not found. Ask the app's admin to check "
+            "GEMINI_MODEL.",
+            reason="gemini_model",
+        )
+    if status >= 500 or status in (408, 409):
+        return GeminiUnavailableError(
+            f"Gemini is having trouble right now (HTTP {status}), even after retries. "
+            "Try again in a few minutes (`/transcribe` in the thread).",
+            reason="gemini_unavailable",
+        )
+    return TranscriptionError(
+        f"Gemini refused the request (HTTP {status}). If this keeps happening, tell the "
+        "app's admin.",
+        reason="gemini_rejected",
+    )
+
+
+def _parse(text: str, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        if _looks_truncated(text):
+            raise TruncatedAnswerError(
+                "The transcript was longer than Gemini can answer in one go.",
+                reason="truncated",
+            ) from exc
+        logger.warning("Gemini answer did not match the schema: %s", exc.errors()[:3])
+        raise TranscriptionError(
+            "Gemini's answer was not a usable transcript. Try again with `/transcribe` in "
+            "the thread; if it keeps failing, the audio may be unclear.",
+            reason="invalid_answer",
+        ) from exc
+
+
+def _looks_truncated(text: str) -> bool:
+    stripped = text.rstrip()
+    return stripped.startswith("{") and not stripped.endswith("}")

@@ -1,0 +1,55 @@
+"""What a job is: the plain data a Slack handler hands to the queue.
+
+A job is serialisable (JSON) so that both the SQLite journal and Redis can carry
+it; its `id` is the dedup key, so the same file arriving through several events
+(or retries, or instances) becomes one job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+JobKind = Literal["transcribe", "answer", "locate"]
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+class Job(BaseModel):
+    """One unit of work: transcribe a file into a thread, or answer a question about one."""
+
+    id: str
+    kind: JobKind = "transcribe"
+    team_id: str = ""
+    channel_id: str
+    #: Thread to answer in; empty means "the thread of the message that shared the file",
+    #: resolved from files.info when only a file_shared event was seen.
+    thread_ts: str = ""
+    #: The message that carries the file (reactions go there); may equal thread_ts.
+    message_ts: str = ""
+    file_id: str = ""
+    #: Who uploaded or asked; used for speaker naming and ephemeral notices.
+    user_id: str = ""
+    #: True when a person asked for it (slash command, shortcut, mention, DM).
+    #: Automatic jobs stay silent about files that turn out not to be media.
+    requested: bool = False
+    language: str | None = None
+    translate_to: str | None = None
+    question: str | None = None
+    created_at: float = Field(default_factory=time.time)
+
+
+def transcribe_job_id(channel_id: str, file_id: str) -> str:
+    """One transcript per file per channel: the same file shared twice in a channel dedups."""
+    return f"t:{channel_id}:{file_id}"
+
+
+def answer_job_id(channel_id: str, message_ts: str) -> str:
+    return f"q:{channel_id}:{message_ts}"
+
+
+def reply_marker(job_id: str) -> str:
+    """A block_id that marks the bot's reply for a job, so a resumed job can find it in the thread."""
+    return "scribe-" + hashlib.sha256(job_id.encode()).hexdigest()[:24]

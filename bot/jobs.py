@@ -1,0 +1,413 @@
+"""The pipeline of one job: react → files.info → download → prepare → transcribe → post.
+
+Every job ends in exactly one of: a transcript reply, a `:warning:` reply that
+says what went wrong and what to try, or (automatic jobs on files that are not
+media) silence. Replies carry a marker block_id so that a job resumed after a
+crash finds what it already posted in the thread and does not post it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import FileAccessError, NotMediaError, UserFacingError
+from bot.gemini import GeminiTranscriber, Usage
+from bot.job_spec import Job, reply_marker, transcribe_job_id
+from bot.media import PreparedAudio, prepare_audio
+from bot.metrics import Metrics
+from bot.prompts import TranscribeOptions, question_prompt
+from bot.queue import JobQueue, Outcome
+from bot.slack_files import download_slack_file, is_media_file, media_files, too_large
+from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_answer
+from bot.slack_render import render_failure
+from bot.store import Store
+from bot.exports import to_text
+from bot.transcribe import transcribe_recording
+from bot.transcript import Transcript
+from bot.transcript_checks import apply_speaker_names
+
+logger = logging.getLogger(__name__)
+
+WORKING = "hourglass_flowing_sand"
+DONE = "white_check_mark"
+FAILED = "warning"
+
+_FILE_ACCESS_ERRORS = {
+    "file_not_found": "I can't see this file any more: it was deleted, or it was shared "
+    "somewhere I'm not a member of. Invite me (`/invite @slack-scribe`) and share it again.",
+    "file_deleted": "This file was deleted before I could transcribe it.",
+    "not_visible": "I'm not allowed to see this file. Invite me to the channel it was shared "
+    "in (`/invite @slack-scribe`) and ask again.",
+}
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    api_url: str
+    bot_token: str
+    max_file_bytes: int
+    max_audio_minutes: float
+    auto_transcribe: bool
+    price_input_per_mtok: float = 0.0
+    price_output_per_mtok: float = 0.0
+    tmp_dir: str | None = None
+
+
+class Pipeline:
+    """Runs jobs; an instance is the `JobHandler` given to the queue."""
+
+    def __init__(
+        self,
+        *,
+        slack: AsyncWebClient,
+        http: aiohttp.ClientSession,
+        store: Store,
+        queue: JobQueue,
+        gemini: GeminiTranscriber,
+        metrics: Metrics,
+        config: PipelineConfig,
+    ) -> None:
+        self.slack = slack
+        self.http = http
+        self.store = store
+        self.queue = queue
+        self.gemini = gemini
+        self.metrics = metrics
+        self.config = config
+
+    async def __call__(self, job: Job, attempt: int) -> Outcome:
+        log = logging.LoggerAdapter(
+            logger, {"job_id": job.id, "channel": job.channel_id, "file_id": job.file_id}
+        )
+        self.metrics.in_flight.inc()
+        started = time.monotonic()
+        try:
+            if job.kind == "answer":
+                await self._answer(job)
+            elif job.kind == "locate":
+                await self._locate(job)
+            else:
+                await self._transcribe(job, attempt, log)
+            outcome: Outcome = "done"
+        except UserFacingError as exc:
+            log.info("job failed: %s (%s)", exc.reason, exc)
+            self.metrics.failures.labels(reason=exc.reason).inc()
+            await self._report_failure(job, str(exc))
+            outcome = "failed"
+        except Exception:
+            log.exception("job crashed")
+            self.metrics.failures.labels(reason="internal").inc()
+            await self._report_failure(
+                job,
+                "Something went wrong on my side while working on this. It has been logged; "
+                "try again with `/transcribe` in this thread.",
+            )
+            outcome = "failed"
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.stage_seconds.labels(stage="total").observe(time.monotonic() - started)
+        self.metrics.jobs.labels(kind=job.kind, outcome=outcome).inc()
+        return outcome
+
+    # -- transcribe -------------------------------------------------------------------------
+
+    async def _transcribe(self, job: Job, attempt: int, log: logging.LoggerAdapter[Any]) -> None:
+        record = await self.store.get_job(job.id)
+        if record is not None and record.reply_ts and record.state == "done":
+            return
+        file = await self._file_info(job)
+        job = await self._resolve_thread(job, file)
+        name = str(file.get("name") or file.get("title") or "this file")
+        if not is_media_file(file):
+            if job.requested:
+                raise NotMediaError(
+                    f"{name} isn't audio or video, so there is nothing to transcribe."
+                )
+            return
+        size = int(file.get("size") or 0)
+        if size > self.config.max_file_bytes:
+            raise too_large(name, size, self.config.max_file_bytes)
+        await self._react(job, add=WORKING)
+        settings = await self.store.get_channel_settings(job.channel_id)
+        options = TranscribeOptions(
+            language=job.language or settings.language,
+            translate_to=job.translate_to or settings.translate_to,
+        )
+        cache_key = f"{job.file_id}:{options.language or ''}:{options.translate_to or ''}"
+        cached = await self.store.get_cached_transcript(cache_key)
+        chunks = 1
+        if cached is not None:
+            transcript = Transcript.model_validate_json(cached[0])
+            duration_s = cached[1]
+            log.info("transcript found in cache")
+        else:
+            transcript, duration_s, chunks = await self._fresh_transcript(job, file, name, options)
+            await self.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
+        uploader = await self._display_name(str(file.get("user") or job.user_id))
+        transcript = apply_speaker_names(transcript, uploader_name=uploader)
+        await self.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key)
+        info = ReplyInfo(
+            file_name=name, duration_s=duration_s, translated_to=options.translate_to,
+            chunks=chunks,
+        )
+        with self._stage("post"):
+            await self._deliver(job, plan_delivery(transcript, info), attempt)
+        await self._react(job, remove=WORKING, add=DONE)
+
+    async def _fresh_transcript(
+        self, job: Job, file: dict[str, Any], name: str, options: TranscribeOptions
+    ) -> tuple[Transcript, float, int]:
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        if not url:
+            raise FileAccessError(f"Slack gave me no download link for {name}; re-share it.")
+        async with self._workdir() as workdir:
+            source = workdir / "source"
+            with self._stage("download"):
+                await download_slack_file(
+                    self.http, url, source, token=self.config.bot_token,
+                    api_url=self.config.api_url, max_bytes=self.config.max_file_bytes,
+                    file_name=name,
+                )
+            with self._stage("prepare"):
+                audio: PreparedAudio = await asyncio.to_thread(
+                    prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
+                )
+            source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough
+            usage = Usage()
+            with self._stage("gemini"):
+                transcript, chunks = await transcribe_recording(
+                    self.gemini, audio, workdir, options, usage
+                )
+            self._count_usage(usage, audio.duration_s)
+            return transcript, audio.duration_s, chunks
+
+    async def _file_info(self, job: Job) -> dict[str, Any]:
+        try:
+            resp = await self.slack.files_info(file=job.file_id)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in _FILE_ACCESS_ERRORS:
+                raise FileAccessError(_FILE_ACCESS_ERRORS[error], reason=error) from exc
+            raise
+        file = resp.get("file")
+        if not isinstance(file, dict):
+            raise FileAccessError("Slack returned no details for this file; re-share it.")
+        return file
+
+    async def _resolve_thread(self, job: Job, file: dict[str, Any]) -> Job:
+        """A file_shared event has no message ts; find the share in files.info."""
+        if job.thread_ts and job.message_ts:
+            return job
+        for kind in ("public", "private"):
+            shares = ((file.get("shares") or {}).get(kind) or {}).get(job.channel_id) or []
+            if shares:
+                share = shares[0]
+                ts = str(share.get("ts") or "")
+                thread = str(share.get("thread_ts") or ts)
+                return job.model_copy(
+                    update={"thread_ts": job.thread_ts or thread, "message_ts": ts}
+                )
+        if job.thread_ts:
+            return job.model_copy(update={"message_ts": job.thread_ts})
+        raise FileAccessError(
+            "I couldn't find the message this file was shared in. Use `/transcribe` with a "
+            "link to the message.",
+            reason="no_share",
+        )
+
+    async def _deliver(self, job: Job, delivery: Delivery, attempt: int) -> None:
+        marker = reply_marker(job.id)
+        already = await self._posted_parts(job, marker) if attempt > 1 else {}
+        for index, message in enumerate(delivery.messages):
+            part_marker = f"{marker}-{index}"
+            if part_marker in already:
+                continue
+            ts = await self._post(job, message, part_marker)
+            if index == 0:
+                await self.store.record_reply(job.id, ts)
+        titles = {a.title for a in delivery.attachments}
+        if delivery.attachments and not (already.get("__files__", set()) & titles):
+            await self.slack.files_upload_v2(
+                channel=job.channel_id,
+                thread_ts=job.thread_ts,
+                file_uploads=[
+                    {"content": a.content, "filename": a.filename, "title": a.title}
+                    for a in delivery.attachments
+                ],
+            )
+
+    async def _posted_parts(self, job: Job, marker: str) -> dict[str, Any]:
+        """Markers of this job's messages already in the thread (and titles of its files)."""
+        found: dict[str, Any] = {"__files__": set()}
+        cursor: str | None = None
+        while True:
+            resp = await self.slack.conversations_replies(
+                channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
+            )
+            for msg in resp.get("messages") or []:
+                for block in msg.get("blocks") or []:
+                    block_id = str(block.get("block_id") or "")
+                    if block_id.startswith(marker):
+                        found[block_id] = msg.get("ts")
+                for f in msg.get("files") or []:
+                    found["__files__"].add(f.get("title"))
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return found
+
+    async def _post(self, job: Job, message: SlackMessage, marker: str) -> str:
+        blocks = [dict(b) for b in message.blocks]
+        if blocks:
+            blocks[0]["block_id"] = marker
+        resp = await self.slack.chat_postMessage(
+            channel=job.channel_id,
+            thread_ts=job.thread_ts or None,
+            text=message.text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(resp["ts"])
+
+    # -- other kinds ---------------------------------------------------------------------------
+
+    async def _answer(self, job: Job) -> None:
+        found = await self.store.thread_transcript(job.channel_id, job.thread_ts)
+        if found is None:
+            raise UserFacingError(
+                "I don't have a transcript for this thread yet. Mention me in the thread of a "
+                "message with audio or video to transcribe it first.",
+                reason="no_transcript",
+            )
+        transcript = Transcript.model_validate_json(found.transcript_json)
+        usage = Usage()
+        with self._stage("gemini"):
+            answer = await self.gemini.ask_text(
+                question_prompt(job.question or "", to_text(transcript)), usage
+            )
+        self._count_usage(usage, 0.0)
+        message = render_answer(job.question or "", answer or "Gemini gave no answer.")
+        record = await self.store.get_job(job.id)
+        if record is None or not record.reply_ts:
+            ts = await self._post(job, message, reply_marker(job.id) + "-0")
+            await self.store.record_reply(job.id, ts)
+
+    async def _locate(self, job: Job) -> None:
+        """`/transcribe` with no argument: the newest media without a transcript, then a job."""
+        if job.thread_ts:
+            resp = await self.slack.conversations_replies(
+                channel=job.channel_id, ts=job.thread_ts, limit=200
+            )
+            messages = list(reversed(resp.get("messages") or []))
+        else:
+            resp = await self.slack.conversations_history(channel=job.channel_id, limit=100)
+            messages = list(resp.get("messages") or [])
+        for msg in messages:
+            for file in media_files(msg.get("files")):
+                target = transcribe_job_id(job.channel_id, str(file["id"]))
+                existing = await self.store.get_job(target)
+                if existing is not None and existing.state in ("done", "running", "queued"):
+                    continue
+                ts = str(msg.get("ts") or "")
+                await self.queue.submit(
+                    job.model_copy(
+                        update={
+                            "id": target, "kind": "transcribe", "file_id": str(file["id"]),
+                            "thread_ts": str(msg.get("thread_ts") or ts), "message_ts": ts,
+                            "requested": True,
+                        }
+                    )
+                )
+                return
+        await self._ephemeral(
+            job,
+            "I found no audio or video without a transcript here. Use `/transcribe <link to "
+            "the message>` for an older one.",
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    async def _report_failure(self, job: Job, text: str) -> None:
+        """One `:warning:` reply in the thread (or ephemeral when there is no thread)."""
+        try:
+            if not job.thread_ts:
+                await self._ephemeral(job, ":warning: " + text)
+                return
+            record = await self.store.get_job(job.id)
+            if record is not None and record.reply_ts:
+                return
+            marker = reply_marker(job.id) + "-0"
+            already = await self._posted_parts(job, reply_marker(job.id))
+            if marker not in already:
+                ts = await self._post(job, render_failure(text, job_id=job.id), marker)
+                await self.store.record_reply(job.id, ts)
+            await self._react(job, remove=WORKING, add=FAILED)
+        except Exception:
+            logger.exception("could not report the failure of job %s", job.id)
+
+    async def _ephemeral(self, job: Job, text: str) -> None:
+        if not job.user_id:
+            return
+        await self.slack.chat_postEphemeral(
+            channel=job.channel_id, user=job.user_id, text=text, thread_ts=job.thread_ts or None
+        )
+
+    async def _react(self, job: Job, *, add: str | None = None, remove: str | None = None) -> None:
+        ts = job.message_ts or job.thread_ts
+        if not ts:
+            return
+        for method, name in ((self.slack.reactions_remove, remove), (self.slack.reactions_add, add)):
+            if name is None:
+                continue
+            try:
+                await method(channel=job.channel_id, timestamp=ts, name=name)
+            except SlackApiError as exc:
+                # Reactions are decoration: already there, already gone, or not allowed.
+                logger.debug("reaction %s: %s", name, exc.response.get("error"))
+
+    async def _display_name(self, user_id: str) -> str | None:
+        if not user_id:
+            return None
+        try:
+            resp = await self.slack.users_info(user=user_id)
+        except SlackApiError:
+            return None
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        return str(name) if name else None
+
+    def _count_usage(self, usage: Usage, duration_s: float) -> None:
+        m = self.metrics
+        m.audio_minutes.inc(duration_s / 60.0)
+        m.gemini_tokens.labels(direction="input").inc(usage.input_tokens)
+        m.gemini_tokens.labels(direction="output").inc(usage.output_tokens)
+        m.gemini_cost.inc(
+            usage.input_tokens / 1e6 * self.config.price_input_per_mtok
+            + usage.output_tokens / 1e6 * self.config.price_output_per_mtok
+        )
+
+    @contextlib.contextmanager
+    def _stage(self, stage: str) -> Any:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.metrics.stage_seconds.labels(stage=stage).observe(time.monotonic() - started)
+
+    @contextlib.asynccontextmanager
+    async def _workdir(self) -> AsyncIterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="scribe-", dir=self.config.tmp_dir) as tmp:
+            yield Path(tmp)

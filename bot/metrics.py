@@ -1,0 +1,44 @@
+"""Prometheus metrics, on a registry of their own so tests can build several apps."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.jobs = Counter(
+            "scribe_jobs", "Finished jobs by kind and outcome", ["kind", "outcome"], registry=r
+        )
+        self.failures = Counter(
+            "scribe_job_failures", "Failed jobs by reason", ["reason"], registry=r
+        )
+        self.stage_seconds = Histogram(
+            "scribe_stage_seconds",
+            "Time spent per pipeline stage",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge("scribe_queue_depth", "Jobs waiting", registry=r)
+        self.in_flight = Gauge("scribe_jobs_in_flight", "Jobs running", registry=r)
+        self.audio_minutes = Counter(
+            "scribe_audio_minutes", "Minutes of audio transcribed", registry=r
+        )
+        self.gemini_tokens = Counter(
+            "scribe_gemini_tokens", "Gemini tokens from the answers' usage", ["direction"],
+            registry=r,
+        )
+        self.gemini_cost = Counter(
+            "scribe_gemini_cost_usd", "Estimated Gemini cost (prices from settings)", registry=r
+        )
+        self.events = Counter(
+            "scribe_slack_requests", "Slack requests handled by kind", ["kind"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

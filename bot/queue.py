@@ -1,0 +1,36 @@
+"""The job queue, behind one small protocol with two implementations.
+
+Embedded: `bot.queue_local.LocalQueue` (SQLite journal + asyncio workers in the
+same process). Scaled out: `bot.queue_redis.RedisQueue` (arq). The pipeline only
+sees `JobHandler`; handlers only see `JobQueue.submit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
+
+from bot.job_spec import Job
+
+Outcome = Literal["done", "failed"]
+
+#: Processes one job. `attempt` counts from 1; a job resumed after a crash sees 2+.
+#: It must not raise for failures it reported to the user; it returns the outcome.
+JobHandler = Callable[[Job, int], Awaitable[Outcome]]
+
+
+class JobQueue(Protocol):
+    async def submit(self, job: Job) -> bool:
+        """Journal the job durably; False when a job with this id already exists (dedup)."""
+
+    async def depth(self) -> int:
+        """Jobs waiting to run."""
+
+    async def in_flight(self) -> int:
+        """Jobs running now (in this process for the local queue, anywhere for Redis)."""
+
+    async def start(self, handler: JobHandler) -> None:
+        """Start consuming jobs in this process (no-op for queues consumed by workers)."""
+
+    async def shutdown(self, grace_s: float) -> None:
+        """Stop taking jobs; let running ones finish within grace_s; leave the rest queued."""

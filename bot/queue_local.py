@@ -1,0 +1,150 @@
+"""Embedded job queue: the SQLite journal plus a pool of asyncio workers.
+
+Jobs wait in the journal, not in memory, so a burst of 10,000 clips costs rows,
+not RAM. Workers claim the oldest job of the channel with the fewest running
+jobs, so one busy channel cannot starve the rest. A process that dies leaves its
+jobs `running`; the next start puts them back in the queue (embedded mode has a
+single process per database, so anything `running` at start-up is orphaned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from bot.job_spec import Job
+from bot.queue import JobHandler
+from bot.store_sqlite import SqliteDatabase, dumps
+
+logger = logging.getLogger(__name__)
+
+#: A job that keeps crashing the process is given up after this many starts.
+MAX_ATTEMPTS = 3
+
+_CLAIM_SQL = """
+UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = :now
+WHERE id = (
+    SELECT j.id FROM jobs j
+    WHERE j.state = 'queued'
+    ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.channel_id = j.channel_id),
+             j.created_at
+    LIMIT 1
+)
+RETURNING spec, attempts
+"""
+
+
+class LocalQueue:
+    """`bot.queue.JobQueue` on the SQLite journal, consumed in this process."""
+
+    def __init__(self, db: SqliteDatabase, *, concurrency: int) -> None:
+        self._db = db
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._workers: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def submit(self, job: Job) -> bool:
+        now = time.time()
+        cur = await self._db.conn.execute(
+            "INSERT OR IGNORE INTO jobs(id, spec, channel_id, state, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'queued', ?, ?)",
+            (job.id, dumps(job), job.channel_id, job.created_at, now),
+        )
+        created = cur.rowcount == 1
+        if created:
+            self._wake.set()
+        return created
+
+    async def depth(self) -> int:
+        return await self._count("queued")
+
+    async def in_flight(self) -> int:
+        return await self._count("running")
+
+    async def _count(self, state: str) -> int:
+        async with self._db.conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def start(self, handler: JobHandler) -> None:
+        resumed = await self._db.conn.execute(
+            "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
+            (time.time(),),
+        )
+        if resumed.rowcount:
+            logger.info("resuming %d unfinished job(s)", resumed.rowcount)
+        self._stopping = False
+        self._workers = [
+            asyncio.create_task(self._work(handler), name=f"scribe-worker-{i}")
+            for i in range(self._concurrency)
+        ]
+
+    async def _claim(self) -> tuple[Job, int] | None:
+        async with self._db.conn.execute(_CLAIM_SQL, {"now": time.time()}) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return Job.model_validate_json(row[0]), int(row[1])
+
+    async def _finish(self, job_id: str, state: str, error: str | None = None) -> None:
+        await self._db.conn.execute(
+            "UPDATE jobs SET state = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            (state, error, time.time(), job_id),
+        )
+
+    async def _work(self, handler: JobHandler) -> None:
+        while not self._stopping:
+            claimed = await self._claim()
+            if claimed is None:
+                self._wake.clear()
+                # The timeout is a safety net only; submit() wakes us.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                continue
+            job, attempt = claimed
+            if self._stopping:
+                await self._finish(job.id, "queued")
+                return
+            if attempt > MAX_ATTEMPTS:
+                logger.error("job %s gave up after %d starts", job.id, attempt - 1)
+                await self._finish(job.id, "failed", "gave up after repeated crashes")
+                continue
+            # Shield the job from this worker's cancellation so shutdown can wait for it.
+            task = asyncio.create_task(handler(job, attempt))
+            self._running.add(task)
+            try:
+                outcome = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("job %s crashed", job.id)
+                outcome = "failed"
+            finally:
+                self._running.discard(task)
+            await self._finish(job.id, outcome)
+
+    async def shutdown(self, grace_s: float) -> None:
+        self._stopping = True
+        self._wake.set()
+        running = list(self._running)
+        if running:
+            logger.info("waiting up to %.0f s for %d running job(s)", grace_s, len(running))
+            _done, pending = await asyncio.wait(running, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        # Let workers record the outcome of what just finished, then stop them.
+        if self._workers:
+            _done, idle = await asyncio.wait(self._workers, timeout=2.0)
+            for worker in idle:
+                worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        # Jobs cancelled mid-way stay 'running' in the journal and resume on the next start.
+        self._workers = []

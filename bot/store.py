@@ -1,0 +1,73 @@
+"""What the pipeline remembers, behind one protocol with two backends.
+
+The embedded backend is SQLite (`bot.store_sqlite`), the scaled-out one Redis
+(`bot.store_redis`). Both keep: per-channel settings, the record of each job's
+posted reply (for exactly-once posting), and transcripts by file (so the same
+file shared in several channels is sent to Gemini once, and questions in a
+transcribed thread can be answered).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.job_spec import Job, JobState
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """A channel's choices; `None` means "use the app-wide default"."""
+
+    auto_transcribe: bool | None = None
+    language: str | None = None
+    translate_to: str | None = None
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job: Job
+    state: JobState
+    attempts: int
+    last_error: str | None
+    reply_ts: str | None
+
+
+@dataclass(frozen=True)
+class ThreadTranscript:
+    """The transcript posted in a thread, for answering questions there."""
+
+    file_id: str
+    transcript_json: str
+    duration_s: float
+
+
+class Store(Protocol):
+    async def ping(self) -> None:
+        """Raise if the backend cannot be read and written."""
+
+    async def get_channel_settings(self, channel_id: str) -> ChannelSettings: ...
+
+    async def update_channel_settings(self, channel_id: str, **changes: object) -> ChannelSettings:
+        """Set the named fields (auto_transcribe, language, translate_to); return the result."""
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def record_reply(self, job_id: str, reply_ts: str) -> None:
+        """Remember that the job's reply was posted (its ts)."""
+
+    async def get_cached_transcript(self, key: str) -> tuple[str, float] | None:
+        """(transcript JSON, duration) by cache key (file id + options), if known."""
+
+    async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None: ...
+
+    async def link_thread(
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
+    ) -> None: ...
+
+    async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None: ...
+
+    async def purge(self, older_than_s: float) -> int:
+        """Delete finished jobs and transcripts older than this; return how many rows went."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,207 @@
+"""SQLite backend of the store and of the local job journal (embedded mode).
+
+One aiosqlite connection in WAL mode: writes are serialised on its thread, which
+is what SQLite wants anyway, and a commit is durable before a handler acks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import aiosqlite
+
+from bot.job_spec import Job, JobState
+from bot.store import ChannelSettings, JobRecord, ThreadTranscript
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    reply_ts TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
+CREATE TABLE IF NOT EXISTS channel_settings (
+    channel_id TEXT PRIMARY KEY,
+    auto_transcribe INTEGER,
+    language TEXT,
+    translate_to TEXT
+);
+CREATE TABLE IF NOT EXISTS transcripts (
+    cache_key TEXT PRIMARY KEY,
+    transcript TEXT NOT NULL,
+    duration_s REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS threads (
+    channel_id TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (channel_id, thread_ts)
+);
+"""
+
+_SETTING_COLUMNS = ("auto_transcribe", "language", "translate_to")
+
+
+class SqliteDatabase:
+    """Owns the connection; the store and the local queue share it."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteDatabase:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (what kill -9 does); only an OS
+        # crash could lose the last commits.
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.executescript(_SCHEMA)
+        return cls(conn)
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+
+class SqliteStore:
+    """`bot.store.Store` on SQLite."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def ping(self) -> None:
+        conn = self._db.conn
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.execute(
+                "INSERT OR REPLACE INTO channel_settings(channel_id) "
+                "SELECT '__ping__' WHERE 0"  # takes the write lock without changing data
+            )
+        finally:
+            await conn.execute("ROLLBACK")
+
+    async def get_channel_settings(self, channel_id: str) -> ChannelSettings:
+        async with self._db.conn.execute(
+            "SELECT auto_transcribe, language, translate_to FROM channel_settings "
+            "WHERE channel_id = ?",
+            (channel_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return ChannelSettings()
+        auto = None if row[0] is None else bool(row[0])
+        return ChannelSettings(auto_transcribe=auto, language=row[1], translate_to=row[2])
+
+    async def update_channel_settings(self, channel_id: str, **changes: object) -> ChannelSettings:
+        unknown = set(changes) - set(_SETTING_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown channel settings: {sorted(unknown)}")
+        conn = self._db.conn
+        await conn.execute(
+            "INSERT OR IGNORE INTO channel_settings(channel_id) VALUES (?)", (channel_id,)
+        )
+        for column, value in changes.items():
+            # Column names come from the fixed tuple above, never from users.
+            await conn.execute(
+                f"UPDATE channel_settings SET {column} = ? WHERE channel_id = ?",  # noqa: S608
+                (value, channel_id),
+            )
+        return await self.get_channel_settings(channel_id)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        async with self._db.conn.execute(
+            "SELECT spec, state, attempts, last_error, reply_ts FROM jobs WHERE id = ?", (job_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else job_record_from_row(row)
+
+    async def record_reply(self, job_id: str, reply_ts: str) -> None:
+        await self._db.conn.execute(
+            "UPDATE jobs SET reply_ts = ?, updated_at = ? WHERE id = ?",
+            (reply_ts, time.time(), job_id),
+        )
+
+    async def get_cached_transcript(self, key: str) -> tuple[str, float] | None:
+        async with self._db.conn.execute(
+            "SELECT transcript, duration_s FROM transcripts WHERE cache_key = ?", (key,)
+        ) as cur:
+            row = await cur.fetchone()
+        return None if row is None else (row[0], row[1])
+
+    async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None:
+        await self._db.conn.execute(
+            "INSERT OR REPLACE INTO transcripts(cache_key, transcript, duration_s, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (key, transcript_json, duration_s, time.time()),
+        )
+
+    async def link_thread(
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
+    ) -> None:
+        await self._db.conn.execute(
+            "INSERT OR REPLACE INTO threads(channel_id, thread_ts, file_id, cache_key, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (channel_id, thread_ts, file_id, cache_key, time.time()),
+        )
+
+    async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        async with self._db.conn.execute(
+            "SELECT t.file_id, c.transcript, c.duration_s FROM threads t "
+            "JOIN transcripts c ON c.cache_key = t.cache_key "
+            "WHERE t.channel_id = ? AND t.thread_ts = ?",
+            (channel_id, thread_ts),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        return ThreadTranscript(file_id=row[0], transcript_json=row[1], duration_s=row[2])
+
+    async def purge(self, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        conn = self._db.conn
+        removed = 0
+        for sql in (
+            "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?",
+            "DELETE FROM transcripts WHERE created_at < ?",
+            "DELETE FROM threads WHERE created_at < ?",
+        ):
+            cur = await conn.execute(sql, (cutoff,))
+            removed += cur.rowcount
+        return removed
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+def job_record_from_row(row: aiosqlite.Row | tuple[object, ...]) -> JobRecord:
+    spec, state, attempts, last_error, reply_ts = row
+    return JobRecord(
+        job=Job.model_validate_json(str(spec)),
+        state=_state(state),
+        attempts=int(str(attempts)),
+        last_error=None if last_error is None else str(last_error),
+        reply_ts=None if reply_ts is None else str(reply_ts),
+    )
+
+
+def _state(value: object) -> JobState:
+    states: tuple[JobState, ...] = ("queued", "running", "done", "failed")
+    for s in states:
+        if value == s:
+            return s
+    raise ValueError(f"unknown job state {value!r}")
+
+
+def dumps(job: Job) -> str:
+    return json.dumps(job.model_dump(mode="json"), separators=(",", ":"))
