@@ -1,0 +1,92 @@
+"""Plain data and small pure helpers shared by `bot.media` and `bot.media_split`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+#: What the Gemini Developer API documents for audio input (ai.google.dev/gemini-api/docs/audio).
+SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
+    {"audio/wav", "audio/mp3", "audio/aiff", "audio/aac", "audio/ogg", "audio/flac"}
+)
+
+#: Gemini bills audio at 32 tokens per second (1 min = 1,920 tokens).
+AUDIO_TOKENS_PER_S = 32
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What `probe` found in a file, judged by its bytes, not its name."""
+
+    duration_s: float
+    has_audio: bool
+    has_video: bool
+    audio_codec: str | None
+    container: str
+    sample_rate: int | None
+    channels: int | None
+
+
+@dataclass(frozen=True)
+class PreparedAudio:
+    """An audio file in a format Gemini accepts; `offset_s` is where it starts in the original."""
+
+    path: Path
+    mime_type: str
+    duration_s: float
+    size_bytes: int
+    offset_s: float = 0.0
+
+
+def estimate_audio_tokens(duration_s: float) -> int:
+    """Gemini input tokens for `duration_s` seconds of audio (32 per second, rounded up)."""
+    return math.ceil(max(0.0, duration_s) * AUDIO_TOKENS_PER_S)
+
+
+def human_duration(seconds: float, *, with_seconds: bool = False) -> str:
+    """'4 h', '5 h 12 min', '1 min 30 s', '3 s'; seconds are left out from one hour up."""
+    total = round(seconds)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    parts = []
+    if h:
+        parts.append(f"{h} h")
+    if m:
+        parts.append(f"{m} min")
+    if s and (not h or with_seconds):
+        parts.append(f"{s} s")
+    return " ".join(parts) or "0 s"
+
+
+def too_long_message(duration_s: float, limit_s: float, *, at_least: bool = False) -> str:
+    """The TooLongError text: both lengths, and what to do."""
+    length, limit = human_duration(duration_s), human_duration(limit_s)
+    if length == limit:  # e.g. 4 h 0 min 20 s against 4 h
+        length = human_duration(duration_s, with_seconds=True)
+    prefix = "at least " if at_least else ""
+    return (
+        f"This recording is {prefix}{length} long; the limit here is {limit}. "
+        "Trim it or split it and share the parts."
+    )
+
+
+def frame_sum_squares(samples: npt.NDArray[np.generic]) -> tuple[float, int]:
+    """Sum of squared samples (full scale = 1.0) and the sample count, for any PCM dtype."""
+    if samples.dtype.kind == "f":
+        x = samples.astype(np.float64, copy=False)
+    else:
+        full_scale = float(2 ** (8 * samples.dtype.itemsize - 1))
+        x = samples.astype(np.float64)
+        if samples.dtype.kind == "u":  # unsigned (u8 PCM) is centred on half scale
+            x -= full_scale
+        x /= full_scale
+    return float(np.dot(x.ravel(), x.ravel())), int(x.size)
+
+
+def dbfs(rms: float) -> float:
+    """RMS level in dB relative to full scale (-inf for digital silence)."""
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
