@@ -1,0 +1,690 @@
+"""A local Slack for tests: Web API, file hosting, signed inbound traffic and Socket Mode.
+
+The real slack_sdk / slack_bolt clients talk to it over HTTP (`base_url=emu.api_url`); it checks
+tokens, scopes, arguments, Block Kit limits and rate limits the way Slack does (slack-wire.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+import socket
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlparse
+
+import aiohttp
+from aiohttp import web
+
+from tests.emulators.slack_inbound import InboundMixin
+from tests.emulators.slack_web_api import WebApiMixin, channel_kind
+from tests.emulators.slack_wire import (
+    METHOD_SCOPES,
+    ApiCall,
+    DownloadRecord,
+    RateLimiter,
+    SentRequest,
+    SlackApiFailure,
+    check_blocks,
+    sign,
+)
+
+__all__ = [
+    "ApiCall",
+    "DownloadRecord",
+    "SentRequest",
+    "SlackEmulator",
+    "check_blocks",
+    "sign",
+]
+
+DEFAULT_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "reactions:write",
+    "users:read",
+)
+APP_TOKEN_SCOPES = ("connections:write",)
+CHUNK = 1 << 20
+
+SIGN_IN_PAGE = """<!DOCTYPE html>
+<html lang="en-US"><head><meta charset="utf-8"><title>Slack</title></head>
+<body><h1>Sign in to Scribe Test</h1>
+<form action="/signin" method="post">
+<input type="email" name="email"><button>Sign in</button></form>
+</body></html>
+"""
+
+PRETTY_TYPES = {
+    "m4a": "MPEG 4 Audio",
+    "mp4": "MPEG 4 Video",
+    "webm": "WebM",
+    "mp3": "MP3",
+    "wav": "WAV",
+    "ogg": "Ogg Vorbis",
+    "mov": "QuickTime Movie",
+    "text": "Plain Text",
+    "txt": "Plain Text",
+}
+
+
+class SlackEmulator(WebApiMixin, InboundMixin):
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-bot-token",
+        app_token: str = "xapp-1-test-app-token",
+        signing_secret: str = "test-signing-secret",
+        team_id: str = "T0TEAM",
+        bot_user_id: str = "U0BOT",
+        bot_id: str = "B0BOT",
+        app_id: str = "A0APP",
+        team_domain: str = "scribe-test",
+        scopes: tuple[str, ...] | list[str] = DEFAULT_SCOPES,
+        rate_limits: bool = True,
+    ) -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.signing_secret = signing_secret
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.team_domain = team_domain
+        self.scopes = tuple(scopes)
+        self.rate_limits = rate_limits
+        self._limiter = RateLimiter()
+
+        self.api_url = ""
+        self.base_url = ""
+        self.alt_base_url = (
+            ""  # a second host (127.0.0.2) serving the same files, for token-leak tests
+        )
+
+        self.calls: list[ApiCall] = []
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.files: dict[
+            str, dict[str, Any]
+        ] = {}  # id -> {"file": obj, content/path, visible_to_bot}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.reactions: dict[tuple[str, str], set[str]] = {}
+        self.reaction_log: list[tuple[str, str, str, str]] = []
+        self.uploads: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.ephemerals: list[dict[str, Any]] = []
+        self.response_url_posts: list[dict[str, Any]] = []
+        self.home_views: dict[str, dict[str, Any]] = {}
+        self.file_downloads: list[DownloadRecord] = []
+        self.thread_anomalies: list[dict[str, Any]] = []  # thread_ts naming no message / a reply
+        self.sent_events: list[dict[str, Any]] = []
+        self.socket_envelopes: list[dict[str, Any]] = []
+        self.socket_acks: list[dict[str, Any]] = []
+        self.socket_connected = asyncio.Event()
+
+        self.pending_uploads: dict[str, dict[str, Any]] = {}
+        self.upload_tickets: dict[str, str] = {}
+        self.response_urls: dict[str, dict[str, Any]] = {}
+        self.socket_tickets: set[str] = set()
+        self._faults: dict[str, list[tuple[str, int, int | None]]] = defaultdict(list)
+        self._drops: dict[str, list[int]] = defaultdict(list)
+        self._url_paths: dict[str, str] = {}
+        self._ts_counter = 0
+        self._file_counter = 0
+        self._event_counter = 0
+        self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._socket: web.WebSocketResponse | None = None
+        self._socket_connections = 0
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[socket.socket] = []
+        self.session: aiohttp.ClientSession | None = None
+
+        self.add_user(bot_user_id, name="scribe", real_name="Scribe", is_bot=True)
+        self.add_user("U0ALICE", name="alice", real_name="Alice Liddell", display_name="alice")
+        self.add_channel("C0GENERAL", name="general")
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=2 << 30)
+        app.router.add_route("*", "/api/{method}", self._api_endpoint)
+        app.router.add_post("/upload/v1/{ticket}", self._upload_endpoint)
+        app.router.add_get("/files-pri/{tail:.*}", self._file_endpoint)
+        app.router.add_get("/files-tmb/{tail:.*}", self._file_endpoint)
+        app.router.add_get("/", self._sign_in_page)
+        app.router.add_post("/response_url/{key}", self._response_url_endpoint)
+        app.router.add_get("/link/", self._link_endpoint)
+        app.router.add_get("/link", self._link_endpoint)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        ports = []
+        for host in ("127.0.0.1", "127.0.0.2"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            self._sockets.append(sock)
+            await web.SockSite(self._runner, sock).start()
+            ports.append(sock.getsockname()[1])
+        self.base_url = f"http://127.0.0.1:{ports[0]}"
+        self.alt_base_url = f"http://127.0.0.2:{ports[1]}"
+        self.api_url = f"{self.base_url}/api/"
+        self.session = aiohttp.ClientSession()
+
+    async def close(self) -> None:
+        for waiter in self._ack_waiters.values():
+            waiter.cancel()
+        if self._socket is not None:
+            await self._socket.close()
+        if self.session is not None:
+            await self.session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for sock in self._sockets:
+            sock.close()
+
+    async def __aenter__(self) -> SlackEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- world state --------------------------------------------------------------------------
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str | None = None,
+        is_private: bool = False,
+        is_im: bool = False,
+        is_mpim: bool = False,
+        bot_is_member: bool = True,
+        is_archived: bool = False,
+        user: str | None = None,
+        members: set[str] | None = None,
+    ) -> None:
+        """Add a conversation. `members` None means every user may see it."""
+        self.channels[channel_id] = {
+            "id": channel_id,
+            "name": None if is_im else (name or channel_id.lower()),
+            "is_private": is_private or is_im or is_mpim,
+            "is_im": is_im,
+            "is_mpim": is_mpim,
+            "is_archived": is_archived,
+            "bot_is_member": bot_is_member,
+            "user": user,
+            "members": members,
+            "created": 1690000000,
+        }
+        self.messages.setdefault(channel_id, [])
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        real_name: str,
+        display_name: str = "",
+        is_bot: bool = False,
+        deleted: bool = False,
+        tz: str = "Europe/London",
+        tz_offset: int = 0,
+    ) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": deleted,
+            "color": "9f69e7",
+            "real_name": real_name,
+            "tz": tz,
+            "tz_label": tz,
+            "tz_offset": tz_offset,
+            "profile": {
+                "real_name": real_name,
+                "real_name_normalized": real_name,
+                "display_name": display_name,
+                "display_name_normalized": display_name,
+                "image_72": f"https://avatars.slack-edge.com/{user_id}_72.png",
+                "team": self.team_id,
+                **({"bot_id": self.bot_id} if is_bot else {}),
+            },
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": is_bot,
+            "is_app_user": False,
+            "updated": 1690000000,
+        }
+
+    def _channel_object(self, channel: dict[str, Any]) -> dict[str, Any]:
+        kind = channel_kind(channel)
+        obj: dict[str, Any] = {
+            "id": channel["id"],
+            "created": channel["created"],
+            "is_archived": channel["is_archived"],
+            "is_im": channel["is_im"],
+            "is_org_shared": False,
+            "context_team_id": self.team_id,
+        }
+        if kind == "im":
+            obj |= {"user": channel["user"], "is_user_deleted": False, "priority": 0}
+        else:
+            obj |= {
+                "name": channel["name"],
+                "name_normalized": channel["name"],
+                "is_channel": kind == "channel",
+                "is_group": kind == "group",
+                "is_mpim": kind == "mpim",
+                "is_private": channel["is_private"],
+                "is_general": channel["id"] == "C0GENERAL",
+                "is_shared": False,
+                "is_ext_shared": False,
+                "is_member": channel["bot_is_member"],
+                "creator": "U0ALICE",
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": "", "creator": "", "last_set": 0},
+            }
+        return obj
+
+    def _next_ts(self) -> str:
+        # Unique and increasing across the workspace, like Slack's message ts.
+        self._ts_counter += 100
+        return f"{1700000000 + self._ts_counter // 1_000_000}.{self._ts_counter % 1_000_000:06d}"
+
+    def _new_file_id(self) -> str:
+        self._file_counter += 1
+        return f"F0{self._file_counter:08d}"
+
+    def add_file(
+        self,
+        content: bytes | None = None,
+        *,
+        path: Path | str | None = None,
+        name: str = "audio_message.m4a",
+        mimetype: str = "audio/mp4",
+        filetype: str = "m4a",
+        user: str = "U0ALICE",
+        subtype: str | None = None,
+        duration_ms: int | None = None,
+        channel: str | None = None,
+        visible_to_bot: bool = True,
+        download_host: str | None = None,
+        extra: dict[str, Any] | None = None,
+        file_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Host a file; returns its files.info-shaped object (slack-wire.md §1.4/1.5)."""
+        if (content is None) == (path is None):
+            raise ValueError("give exactly one of content or path")
+        path = Path(path) if path is not None else None
+        size = len(content) if content is not None else path.stat().st_size  # type: ignore[union-attr]
+        file_id = file_id or self._new_file_id()
+        host = (download_host or self.base_url).rstrip("/")
+        key = f"{self.team_id}-{file_id}"
+        created = int(time.time())
+        media = "unknown"
+        if mimetype.startswith("audio/") or subtype == "slack_audio":
+            media = "audio"
+        elif mimetype.startswith("video/"):
+            media = "video"
+        obj: dict[str, Any] = {
+            "id": file_id,
+            "created": created,
+            "timestamp": created,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": PRETTY_TYPES.get(filetype, filetype.upper()),
+            "user": user,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": True,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+        }
+        if subtype == "slack_audio":
+            # Clips point at a transcoded AAC-in-MP4 under files-tmb, whatever `name` says.
+            tmb = f"{key}-{secrets.token_hex(5)}"
+            obj["subtype"] = subtype
+            obj["url_private"] = f"{host}/files-tmb/{tmb}/audio_message_audio.mp4"
+            obj["url_private_download"] = f"{host}/files-tmb/{tmb}/download/audio_message_audio.mp4"
+            obj["aac"] = obj["url_private"]
+        else:
+            if subtype:
+                obj["subtype"] = subtype
+            obj["url_private"] = f"{host}/files-pri/{key}/{quote(name)}"
+            obj["url_private_download"] = f"{host}/files-pri/{key}/download/{quote(name)}"
+        if duration_ms is not None:
+            obj["duration_ms"] = duration_ms
+        obj |= {
+            "media_display_type": media,
+            "permalink": f"https://{self.team_domain}.slack.com/files/{user}/{file_id}/{quote(name)}",
+            "permalink_public": f"https://slack-files.com/{key}-{secrets.token_hex(5)}",
+            "is_starred": False,
+            "shares": {},
+            "channels": [],
+            "groups": [],
+            "ims": [],
+            "has_more_shares": False,
+            "has_rich_preview": False,
+            "file_access": "visible",
+            "comments_count": 0,
+        }
+        if channel:
+            obj[self._share_bucket(channel)[1]].append(channel)
+        obj |= extra or {}
+        self.files[file_id] = {
+            "file": obj,
+            "content": content,
+            "path": path,
+            "visible_to_bot": visible_to_bot,
+        }
+        for url in (obj["url_private"], obj["url_private_download"]):
+            self._url_paths[urlparse(url).path] = file_id
+        return copy.deepcopy(obj)
+
+    def _share_bucket(self, channel_id: str) -> tuple[str, str]:
+        channel = self.channels.get(channel_id)
+        kind = channel_kind(channel) if channel else "channel"
+        if kind == "channel":
+            return "public", "channels"
+        return "private", "ims" if kind == "im" else "groups"
+
+    def _share_file(self, file_id: str, channel_id: str, message: dict[str, Any]) -> None:
+        obj = self.files[file_id]["file"]
+        scope, listing = self._share_bucket(channel_id)
+        if channel_id not in obj[listing]:
+            obj[listing].append(channel_id)
+        share = {
+            "reply_users": [],
+            "reply_users_count": 0,
+            "reply_count": 0,
+            "ts": message["ts"],
+            "channel_name": self.channels.get(channel_id, {}).get("name") or channel_id,
+            "team_id": self.team_id,
+            "share_user_id": message.get("user", ""),
+        }
+        if message.get("thread_ts") and message["thread_ts"] != message["ts"]:
+            share["thread_ts"] = message["thread_ts"]
+        obj["shares"].setdefault(scope, {}).setdefault(channel_id, []).insert(0, share)
+
+    def _store_message(
+        self, channel_id: str, message: dict[str, Any], thread_ts: str | None
+    ) -> dict[str, Any]:
+        message["ts"] = self._next_ts()
+        if thread_ts:
+            parent = self._find_message(channel_id, thread_ts)
+            if parent is None:
+                # Slack still posts this; recorded so tests can assert it never happens.
+                self.thread_anomalies.append(
+                    {"kind": "dangling", "channel": channel_id, "thread_ts": thread_ts}
+                )
+                message["thread_ts"] = thread_ts
+                message["dangling_thread"] = True
+            else:
+                root_ts = parent.get("thread_ts") or parent["ts"]
+                if root_ts != thread_ts:
+                    self.thread_anomalies.append(
+                        {"kind": "reply_ts", "channel": channel_id, "thread_ts": thread_ts}
+                    )
+                root = self._find_message(channel_id, root_ts) or parent
+                message["thread_ts"] = root_ts
+                message["parent_user_id"] = root.get("user", "")
+                root["thread_ts"] = root_ts
+                root["reply_count"] = root.get("reply_count", 0) + 1
+                users = root.setdefault("reply_users", [])
+                if message.get("user") and message["user"] not in users:
+                    users.append(message["user"])
+                root["reply_users_count"] = len(users)
+                root["latest_reply"] = message["ts"]
+        self.messages.setdefault(channel_id, []).append(message)
+        return message
+
+    def post_user_message(
+        self,
+        channel: str,
+        *,
+        user: str = "U0ALICE",
+        text: str = "",
+        files: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a user's message in `channel`; returns the `message` event Slack would send."""
+        if channel not in self.channels:
+            raise KeyError(f"unknown channel {channel}; add_channel() it first")
+        blocks = []
+        if text:
+            blocks = [
+                {
+                    "type": "rich_text",
+                    "block_id": secrets.token_hex(2),
+                    "elements": [
+                        {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}
+                    ],
+                }
+            ]
+        message: dict[str, Any] = {
+            "type": "message",
+            "text": text,
+            "user": user,
+            "team": self.team_id,
+            "client_msg_id": str(uuid.uuid4()),
+            "blocks": blocks,
+        }
+        if files:
+            message |= {
+                "subtype": "file_share",
+                "upload": False,
+                "display_as_bot": False,
+                "files": [self.files[f["id"]]["file"] for f in files],
+            }
+        self._store_message(channel, message, thread_ts)
+        for f in files:
+            self._share_file(f["id"], channel, message)
+        if files:
+            message["files"] = [copy.deepcopy(self.files[f["id"]]["file"]) for f in files]
+        event = copy.deepcopy({k: v for k, v in message.items() if k != "dangling_thread"})
+        event |= {
+            "channel": channel,
+            "channel_type": channel_kind(self.channels[channel]),
+            "event_ts": message["ts"],
+        }
+        return event
+
+    def bot_replies(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """Messages the bot posted in `channel` (only replies in that thread, if given)."""
+        return [
+            m
+            for m in self.messages.get(channel, [])
+            if m.get("bot_id") == self.bot_id
+            and (thread_ts is None or (m.get("thread_ts") == thread_ts and m["ts"] != thread_ts))
+        ]
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    # --- fault injection ----------------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        error: str = "ratelimited",
+        *,
+        status: int = 200,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next `times` calls of `method` answer {"ok": false, "error": error}."""
+        if error == "ratelimited" and status == 200:
+            status = 429
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        self._faults[method].extend([(error, status, retry_after)] * times)
+
+    def drop_download_after(self, file_id: str, nbytes: int, *, times: int = 1) -> None:
+        """The next `times` downloads of the file are cut off after `nbytes` bytes."""
+        self._drops[file_id].extend([nbytes] * times)
+
+    # --- Web API ------------------------------------------------------------------------------
+
+    async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            params |= {k: v for k, v in form.items()}
+        else:
+            raw = await request.read()
+            if raw and request.content_type == "application/json":
+                try:
+                    body = json.loads(raw)
+                except ValueError as e:
+                    raise SlackApiFailure("invalid_json") from e
+                if not isinstance(body, dict):
+                    raise SlackApiFailure("invalid_json")
+                params |= body
+            elif raw:
+                params |= dict(parse_qsl(raw.decode(), keep_blank_values=True))
+        token = params.pop("token", None)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth.removeprefix("Bearer ").strip()
+        return params, token
+
+    async def _api_endpoint(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        call = ApiCall(
+            method=method,
+            params={},
+            headers=dict(request.headers),
+            token=None,
+            http_method=request.method,
+        )
+        self.calls.append(call)
+        headers: dict[str, str] = {}
+        try:
+            call.params, call.token = await self._read_params(request)
+            body = await self._answer(method, call.params, call.token, headers)
+            status = 200
+        except SlackApiFailure as failure:
+            body, status = failure.body(), failure.status
+        call.status, call.response = status, body
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _answer(
+        self, method: str, params: dict[str, Any], token: str | None, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        handler_name = self.METHODS.get(method)
+        if handler_name is None:
+            # Slack answers unknown methods with a 404 and this body [guess on the status].
+            raise SlackApiFailure("unknown_method", status=404, req_method=method)
+        if not token:
+            raise SlackApiFailure("not_authed")
+        if token not in (self.bot_token, self.app_token):
+            raise SlackApiFailure("invalid_auth")
+        is_app_token = token == self.app_token
+        if is_app_token != (method == "apps.connections.open"):
+            raise SlackApiFailure("not_allowed_token_type")
+        granted = APP_TOKEN_SCOPES if is_app_token else self.scopes
+        headers["x-oauth-scopes"] = ",".join(granted)
+        needed = METHOD_SCOPES.get(method)
+        if needed:
+            headers["x-accepted-oauth-scopes"] = needed
+            if needed not in granted:
+                raise SlackApiFailure("missing_scope", needed=needed, provided=",".join(granted))
+        if self._faults.get(method):
+            error, status, retry_after = self._faults[method].pop(0)
+            if retry_after is not None:
+                headers["Retry-After"] = str(retry_after)
+            raise SlackApiFailure(error, status=status)
+        if self.rate_limits:
+            wait = self._limiter.check(method, params.get("channel") or params.get("channel_id"))
+            if wait is not None:
+                headers["Retry-After"] = str(wait)
+                raise SlackApiFailure("ratelimited", status=429)
+        return await getattr(self, handler_name)(params)
+
+    async def _upload_endpoint(self, request: web.Request) -> web.Response:
+        upload = self.pending_uploads.get(request.match_info["ticket"])
+        if upload is None:
+            return web.Response(status=404, text="Not Found", content_type="text/plain")
+        upload["content"] = await request.read()
+        upload["authorization"] = request.headers.get("Authorization")
+        return web.Response(text=f"OK - {len(upload['content'])}", content_type="text/plain")
+
+    # --- file hosting -------------------------------------------------------------------------
+
+    async def _sign_in_page(self, request: web.Request) -> web.Response:
+        return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
+
+    async def _file_endpoint(self, request: web.Request) -> web.StreamResponse:
+        file_id = self._url_paths.get(request.path)
+        auth = request.headers.get("Authorization")
+        record = DownloadRecord(
+            path=request.path, authorization=auth, host=request.host, file_id=file_id
+        )
+        self.file_downloads.append(record)
+        if file_id is None:
+            record.status = 404
+            return web.Response(status=404, text=SIGN_IN_PAGE, content_type="text/html")
+        stored = self.files[file_id]
+        authorized = (
+            auth == f"Bearer {self.bot_token}"
+            and "files:read" in self.scopes
+            and stored["visible_to_bot"]
+        )
+        if not authorized:
+            # Slack sends unauthenticated downloads to the workspace sign-in page (HTML, 200).
+            record.status = 302
+            raise web.HTTPFound(f"{self.base_url}/?redir={quote(request.path, safe='')}")
+        record.status = 200
+        obj = stored["file"]
+        headers = {"Content-Type": obj["mimetype"]}
+        if "/download/" in request.path:
+            headers["Content-Disposition"] = f'attachment; filename="{obj["name"]}"'
+        drops = self._drops.get(file_id)
+        if drops:
+            return await self._serve_truncated(request, stored, drops.pop(0), headers)
+        if stored["path"] is not None:
+            return web.FileResponse(stored["path"], chunk_size=CHUNK, headers=headers)
+        return web.Response(body=stored["content"], headers=headers)
+
+    async def _serve_truncated(
+        self, request: web.Request, stored: dict[str, Any], nbytes: int, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        resp = web.StreamResponse(headers=headers)
+        resp.content_length = stored["file"]["size"]
+        await resp.prepare(request)
+        if stored["path"] is not None:
+            with open(stored["path"], "rb") as f:
+                head = f.read(nbytes)
+        else:
+            head = stored["content"][:nbytes]
+        await resp.write(head)
+        await asyncio.sleep(0.05)  # let the bytes reach the client before the reset
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return resp
+
+
+def signed_headers(secret: str, body: bytes, ts: int | None = None) -> dict[str, str]:
+    """Signature headers for a body, for tests that build their own requests."""
+    ts = int(time.time()) if ts is None else ts
+    return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": sign(secret, body, ts)}
