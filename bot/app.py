@@ -59,7 +59,7 @@ def gemini_config(settings: Settings) -> GeminiConfig:
         model=settings.gemini_model,
         api_version=settings.gemini_api_version,
         base_url=settings.gemini_base_url,
-        timeout_s=settings.gemini_timeout_s,
+        timeout_s=settings.scribe_gemini_timeout_s,
         inline_limit_bytes=settings.inline_limit_bytes,
         budget_s=settings.scribe_job_budget_s,
         attempts=settings.scribe_gemini_attempts,

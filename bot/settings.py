@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     gemini_api_version: str = "v1beta"
     gemini_model: str = "gemini-3.5-flash"
     # Seconds one Gemini request may take before it is abandoned (the SDK has no default).
-    gemini_timeout_s: float = Field(default=600.0, alias="SCRIBE_GEMINI_TIMEOUT_S", gt=0)
+    scribe_gemini_timeout_s: float = Field(default=600.0, gt=0)
 
     scribe_db: str = "slack-scribe.db"
     redis_url: str | None = None
