@@ -65,21 +65,24 @@ def _kept_indices(values: list[float | None]) -> set[int]:
     """Indices of a longest non-decreasing run of parsed stamps (patience sorting).
 
     Stamps outside it are the out-of-order ones; one wild stamp costs one index,
-    not everything after it.
+    not everything after it. Between equally long runs the earlier stamps win
+    (the scan runs backwards over negated values), so in 0:10, 0:03 it is the
+    later 0:03 that counts as the slip.
     """
     tails: list[float] = []
     tail_idx: list[int] = []
     prev: dict[int, int | None] = {}
-    for i, v in enumerate(values):
+    for i in reversed(range(len(values))):
+        v = values[i]
         if v is None:
             continue
-        pos = bisect.bisect_right(tails, v)
+        pos = bisect.bisect_right(tails, -v)
         prev[i] = tail_idx[pos - 1] if pos > 0 else None
         if pos == len(tails):
-            tails.append(v)
+            tails.append(-v)
             tail_idx.append(i)
         else:
-            tails[pos] = v
+            tails[pos] = -v
             tail_idx[pos] = i
     kept: set[int] = set()
     cur: int | None = tail_idx[-1] if tail_idx else None
