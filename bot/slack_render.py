@@ -333,7 +333,7 @@ def _segment_pieces(head: str, seg: Segment, index: int) -> list[_Unit]:
     ]
 
 
-def transcript_units(t: Transcript) -> list[_Unit]:
+def _transcript_units(t: Transcript) -> list[_Unit]:
     """Speaker turns (consecutive segments of one speaker), each ≤ one section."""
     units: list[_Unit] = []
     segs = t.segments
@@ -376,10 +376,10 @@ class _Section:
     complete: bool
 
 
-def transcript_sections(t: Transcript) -> list[_Section]:
+def _transcript_sections(t: Transcript) -> list[_Section]:
     """Units packed into sections of ≤ SECTION_TEXT_LIMIT, one blank line between turns."""
     sections: list[_Section] = []
-    for unit in transcript_units(t):
+    for unit in _transcript_units(t):
         if sections and (
             slack_len(sections[-1].text) + 2 + slack_len(unit.text) <= SECTION_TEXT_LIMIT
         ):
@@ -408,7 +408,7 @@ def _fallback(text: str, note: str) -> str:
 def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 5) -> Delivery:
     """The thread reply for a transcript: one message, a few, or an opening plus attachments."""
     preamble, preamble_cut = _preamble(t, info)
-    sections = transcript_sections(t)
+    sections = _transcript_sections(t)
     file_name = escape_mrkdwn(_inline(info.file_name))
     summary = escape_mrkdwn(_inline(t.summary)) or "(no summary)"
     first_text = f"Transcript of {file_name} ({format_timestamp(info.duration_s)}): {summary}"
