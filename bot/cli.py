@@ -63,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(
                 transcribe_files(
-                    settings, args.files, fmt=args.format, language=args.language,
+                    settings,
+                    args.files,
+                    fmt=args.format,
+                    language=args.language,
                     translate_to=args.translate_to,
                 )
             )
@@ -89,7 +92,9 @@ def _require_for(command: str, settings: Settings) -> None:
 
 def _secrets(settings: Settings) -> list[str]:
     values = (
-        settings.slack_bot_token, settings.slack_signing_secret, settings.slack_app_token,
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
         settings.gemini_api_key,
     )
     return [v.get_secret_value() for v in values if v is not None]

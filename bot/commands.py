@@ -26,9 +26,7 @@ class MessageLink:
 
 @dataclass(frozen=True)
 class Command:
-    action: Literal[
-        "latest", "message", "file", "help", "auto", "language", "translate", "usage"
-    ]
+    action: Literal["latest", "message", "file", "help", "auto", "language", "translate", "usage"]
     value: str | bool | None = None
     message: MessageLink | None = None
 

@@ -285,8 +285,7 @@ def _from_status(status: int, detail: str) -> TranscriptionError:
         )
     if status == 404:
         return TranscriptionError(
-            "The configured Gemini model was not found. Ask the app's admin to check "
-            "GEMINI_MODEL.",
+            "The configured Gemini model was not found. Ask the app's admin to check GEMINI_MODEL.",
             reason="gemini_model",
         )
     if status >= 500 or status in (408, 409):

@@ -43,9 +43,7 @@ class Intake:
     def _ignored_sender(self, event: dict[str, Any]) -> bool:
         if event.get("subtype") in ("message_changed", "message_deleted", "bot_message"):
             return not (event.get("subtype") == "bot_message" and self.config.answer_other_bots)
-        if event.get("bot_id") and not self.config.answer_other_bots:
-            return True
-        return False
+        return bool(event.get("bot_id") and not self.config.answer_other_bots)
 
     async def file_share_message(self, event: dict[str, Any], team_id: str = "") -> int:
         """A `message` event with files: one job per media file, if the channel wants it."""

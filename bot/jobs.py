@@ -22,18 +22,17 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.asks import answer_question, locate_media
 from bot.errors import FileAccessError, NotMediaError, UserFacingError
 from bot.gemini import GeminiTranscriber, Usage
-from bot.job_spec import Job, reply_marker, transcribe_job_id
+from bot.job_spec import Job, reply_marker
 from bot.media import PreparedAudio, prepare_audio
 from bot.metrics import Metrics
-from bot.prompts import TranscribeOptions, question_prompt
+from bot.prompts import TranscribeOptions
 from bot.queue import JobQueue, Outcome
-from bot.slack_files import download_slack_file, is_media_file, media_files, too_large
-from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_answer
-from bot.slack_render import render_failure
+from bot.slack_files import download_slack_file, is_media_file, too_large
+from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
 from bot.store import Store
-from bot.exports import to_text
 from bot.transcribe import transcribe_recording
 from bot.transcript import Transcript
 from bot.transcript_checks import apply_speaker_names
@@ -95,9 +94,9 @@ class Pipeline:
         started = time.monotonic()
         try:
             if job.kind == "answer":
-                await self._answer(job)
+                await answer_question(self, job)
             elif job.kind == "locate":
-                await self._locate(job)
+                await locate_media(self, job)
             else:
                 await self._transcribe(job, attempt, log)
             outcome: Outcome = "done"
@@ -159,10 +158,12 @@ class Pipeline:
         transcript = apply_speaker_names(transcript, uploader_name=uploader)
         await self.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key)
         info = ReplyInfo(
-            file_name=name, duration_s=duration_s, translated_to=options.translate_to,
+            file_name=name,
+            duration_s=duration_s,
+            translated_to=options.translate_to,
             chunks=chunks,
         )
-        with self._stage("post"):
+        with self.stage("post"):
             await self._deliver(job, plan_delivery(transcript, info), attempt)
         await self._react(job, remove=WORKING, add=DONE)
 
@@ -174,23 +175,27 @@ class Pipeline:
             raise FileAccessError(f"Slack gave me no download link for {name}; re-share it.")
         async with self._workdir() as workdir:
             source = workdir / "source"
-            with self._stage("download"):
+            with self.stage("download"):
                 await download_slack_file(
-                    self.http, url, source, token=self.config.bot_token,
-                    api_url=self.config.api_url, max_bytes=self.config.max_file_bytes,
+                    self.http,
+                    url,
+                    source,
+                    token=self.config.bot_token,
+                    api_url=self.config.api_url,
+                    max_bytes=self.config.max_file_bytes,
                     file_name=name,
                 )
-            with self._stage("prepare"):
+            with self.stage("prepare"):
                 audio: PreparedAudio = await asyncio.to_thread(
                     prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
                 )
             source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough
             usage = Usage()
-            with self._stage("gemini"):
+            with self.stage("gemini"):
                 transcript, chunks = await transcribe_recording(
                     self.gemini, audio, workdir, options, usage
                 )
-            self._count_usage(usage, audio.duration_s)
+            self.count_usage(usage, audio.duration_s)
             return transcript, audio.duration_s, chunks
 
     async def _file_info(self, job: Job) -> dict[str, Any]:
@@ -234,7 +239,7 @@ class Pipeline:
             part_marker = f"{marker}-{index}"
             if part_marker in already:
                 continue
-            ts = await self._post(job, message, part_marker)
+            ts = await self.post(job, message, part_marker)
             if index == 0:
                 await self.store.record_reply(job.id, ts)
         titles = {a.title for a in delivery.attachments}
@@ -267,7 +272,7 @@ class Pipeline:
             if not cursor:
                 return found
 
-    async def _post(self, job: Job, message: SlackMessage, marker: str) -> str:
+    async def post(self, job: Job, message: SlackMessage, marker: str) -> str:
         blocks = [dict(b) for b in message.blocks]
         if blocks:
             blocks[0]["block_id"] = marker
@@ -281,69 +286,13 @@ class Pipeline:
         )
         return str(resp["ts"])
 
-    # -- other kinds ---------------------------------------------------------------------------
-
-    async def _answer(self, job: Job) -> None:
-        found = await self.store.thread_transcript(job.channel_id, job.thread_ts)
-        if found is None:
-            raise UserFacingError(
-                "I don't have a transcript for this thread yet. Mention me in the thread of a "
-                "message with audio or video to transcribe it first.",
-                reason="no_transcript",
-            )
-        transcript = Transcript.model_validate_json(found.transcript_json)
-        usage = Usage()
-        with self._stage("gemini"):
-            answer = await self.gemini.ask_text(
-                question_prompt(job.question or "", to_text(transcript)), usage
-            )
-        self._count_usage(usage, 0.0)
-        message = render_answer(job.question or "", answer or "Gemini gave no answer.")
-        record = await self.store.get_job(job.id)
-        if record is None or not record.reply_ts:
-            ts = await self._post(job, message, reply_marker(job.id) + "-0")
-            await self.store.record_reply(job.id, ts)
-
-    async def _locate(self, job: Job) -> None:
-        """`/transcribe` with no argument: the newest media without a transcript, then a job."""
-        if job.thread_ts:
-            resp = await self.slack.conversations_replies(
-                channel=job.channel_id, ts=job.thread_ts, limit=200
-            )
-            messages = list(reversed(resp.get("messages") or []))
-        else:
-            resp = await self.slack.conversations_history(channel=job.channel_id, limit=100)
-            messages = list(resp.get("messages") or [])
-        for msg in messages:
-            for file in media_files(msg.get("files")):
-                target = transcribe_job_id(job.channel_id, str(file["id"]))
-                existing = await self.store.get_job(target)
-                if existing is not None and existing.state in ("done", "running", "queued"):
-                    continue
-                ts = str(msg.get("ts") or "")
-                await self.queue.submit(
-                    job.model_copy(
-                        update={
-                            "id": target, "kind": "transcribe", "file_id": str(file["id"]),
-                            "thread_ts": str(msg.get("thread_ts") or ts), "message_ts": ts,
-                            "requested": True,
-                        }
-                    )
-                )
-                return
-        await self._ephemeral(
-            job,
-            "I found no audio or video without a transcript here. Use `/transcribe <link to "
-            "the message>` for an older one.",
-        )
-
     # -- helpers --------------------------------------------------------------------------------
 
     async def _report_failure(self, job: Job, text: str) -> None:
         """One `:warning:` reply in the thread (or ephemeral when there is no thread)."""
         try:
             if not job.thread_ts:
-                await self._ephemeral(job, ":warning: " + text)
+                await self.ephemeral(job, ":warning: " + text)
                 return
             record = await self.store.get_job(job.id)
             if record is not None and record.reply_ts:
@@ -351,13 +300,13 @@ class Pipeline:
             marker = reply_marker(job.id) + "-0"
             already = await self._posted_parts(job, reply_marker(job.id))
             if marker not in already:
-                ts = await self._post(job, render_failure(text, job_id=job.id), marker)
+                ts = await self.post(job, render_failure(text, job_id=job.id), marker)
                 await self.store.record_reply(job.id, ts)
             await self._react(job, remove=WORKING, add=FAILED)
         except Exception:
             logger.exception("could not report the failure of job %s", job.id)
 
-    async def _ephemeral(self, job: Job, text: str) -> None:
+    async def ephemeral(self, job: Job, text: str) -> None:
         if not job.user_id:
             return
         await self.slack.chat_postEphemeral(
@@ -368,7 +317,10 @@ class Pipeline:
         ts = job.message_ts or job.thread_ts
         if not ts:
             return
-        for method, name in ((self.slack.reactions_remove, remove), (self.slack.reactions_add, add)):
+        for method, name in (
+            (self.slack.reactions_remove, remove),
+            (self.slack.reactions_add, add),
+        ):
             if name is None:
                 continue
             try:
@@ -389,7 +341,7 @@ class Pipeline:
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
         return str(name) if name else None
 
-    def _count_usage(self, usage: Usage, duration_s: float) -> None:
+    def count_usage(self, usage: Usage, duration_s: float) -> None:
         m = self.metrics
         m.audio_minutes.inc(duration_s / 60.0)
         m.gemini_tokens.labels(direction="input").inc(usage.input_tokens)
@@ -400,7 +352,7 @@ class Pipeline:
         )
 
     @contextlib.contextmanager
-    def _stage(self, stage: str) -> Any:
+    def stage(self, stage: str) -> Any:
         started = time.monotonic()
         try:
             yield

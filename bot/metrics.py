@@ -30,7 +30,9 @@ class Metrics:
             "scribe_audio_minutes", "Minutes of audio transcribed", registry=r
         )
         self.gemini_tokens = Counter(
-            "scribe_gemini_tokens", "Gemini tokens from the answers' usage", ["direction"],
+            "scribe_gemini_tokens",
+            "Gemini tokens from the answers' usage",
+            ["direction"],
             registry=r,
         )
         self.gemini_cost = Counter(

@@ -56,9 +56,7 @@ def token_allowed(url: str, api_url: str) -> bool:
     """May the bot token be sent to this URL? Only Slack's hosts and the API host."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and (
-        host in _SLACK_HOSTS or host.endswith(_SLACK_HOST_SUFFIXES)
-    ):
+    if parts.scheme == "https" and (host in _SLACK_HOSTS or host.endswith(_SLACK_HOST_SUFFIXES)):
         return True
     api = urlsplit(api_url)
     return (
@@ -105,9 +103,7 @@ async def download_slack_file(
     )
 
 
-async def _save(
-    resp: aiohttp.ClientResponse, dest: Path, *, max_bytes: int, file_name: str
-) -> int:
+async def _save(resp: aiohttp.ClientResponse, dest: Path, *, max_bytes: int, file_name: str) -> int:
     if resp.content_type == "text/html":
         raise _sign_in_page(file_name)
     declared = resp.content_length
@@ -117,7 +113,9 @@ async def _save(
     try:
         with dest.open("wb") as out:
             async for chunk in resp.content.iter_chunked(_CHUNK):
-                if written == 0 and chunk.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
+                if written == 0 and chunk.lstrip()[:15].lower().startswith(
+                    (b"<!doctype", b"<html")
+                ):
                     raise _sign_in_page(file_name)
                 written += len(chunk)
                 if written > max_bytes:

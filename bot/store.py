@@ -65,7 +65,9 @@ class Store(Protocol):
         self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
     ) -> None: ...
 
-    async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None: ...
+    async def thread_transcript(
+        self, channel_id: str, thread_ts: str
+    ) -> ThreadTranscript | None: ...
 
     async def purge(self, older_than_s: float) -> int:
         """Delete finished jobs and transcripts older than this; return how many rows went."""

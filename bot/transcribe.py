@@ -50,7 +50,9 @@ async def transcribe_recording(
     except TruncatedAnswerError:
         if audio.duration_s < 2 * MIN_SPLIT_S:
             raise
-        logger.info("answer truncated for %.0f s of audio; falling back to chunks", audio.duration_s)
+        logger.info(
+            "answer truncated for %.0f s of audio; falling back to chunks", audio.duration_s
+        )
         chunk_s = max(MIN_SPLIT_S, min(CHUNK_S, audio.duration_s / 2))
         return await _chunked(gemini, audio, workdir, options, usage, chunk_s=chunk_s)
 

@@ -41,9 +41,11 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
         elif parsed.action == "message" and parsed.message is not None:
             link = parsed.message
             await intake.locate(
-                channel_id=link.channel_id, user_id=user,
+                channel_id=link.channel_id,
+                user_id=user,
                 request_id=str(command.get("trigger_id") or link.ts),
-                thread_ts=link.thread_ts or "", message_ts=link.ts,
+                thread_ts=link.thread_ts or "",
+                message_ts=link.ts,
             )
             await ack(text="On it: I'll transcribe that message's recording in its thread.")
         elif parsed.action == "file" and isinstance(parsed.value, str):

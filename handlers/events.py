@@ -39,8 +39,12 @@ def register(app: AsyncApp, intake: Intake) -> None:
             )
         else:
             await intake.locate(
-                channel_id=channel, user_id=user, request_id=ts, thread_ts=thread_ts,
-                message_ts=ts, question=text or None,
+                channel_id=channel,
+                user_id=user,
+                request_id=ts,
+                thread_ts=thread_ts,
+                message_ts=ts,
+                question=text or None,
             )
 
     @app.event("message")

@@ -20,7 +20,9 @@ def register(app: AsyncApp, intake: Intake, callback_id: str) -> None:
         message = shortcut.get("message") or {}
         created = await intake.request_message(channel_id=channel, message=message, user_id=user)
         if not message.get("files"):
-            await respond(text="That message has no files to transcribe.", response_type="ephemeral")
+            await respond(
+                text="That message has no files to transcribe.", response_type="ephemeral"
+            )
         elif created == 0:
             await respond(
                 text="That message has no audio or video, or it is already being transcribed.",

@@ -24,9 +24,18 @@ from tests.media_factory import make_audio
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's environment or .env file."""
     for name in (
-        "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SLACK_API_URL",
-        "GEMINI_API_KEY", "GEMINI_BASE_URL", "GEMINI_MODEL", "REDIS_URL", "SCRIBE_DB",
-        "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "PORT",
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "GEMINI_API_KEY",
+        "GEMINI_BASE_URL",
+        "GEMINI_MODEL",
+        "REDIS_URL",
+        "SCRIBE_DB",
+        "GOOGLE_API_KEY",
+        "GOOGLE_GEMINI_BASE_URL",
+        "PORT",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -52,7 +61,9 @@ async def gemini() -> AsyncIterator[GeminiEmulator]:
         await emu.close()
 
 
-def make_settings(slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, **overrides: Any) -> Settings:
+def make_settings(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "slack_bot_token": slack.bot_token,
         "slack_signing_secret": slack.signing_secret,
@@ -103,7 +114,9 @@ async def server(settings: Settings) -> AsyncIterator[Server]:
         await srv.runner.cleanup()
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+async def wait_for(
+    predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
     """Poll until predicate() is truthy; fail the test with a clear message on timeout."""
     deadline = time.monotonic() + timeout
     while True:

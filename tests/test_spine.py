@@ -112,10 +112,20 @@ async def test_audio_content_is_escaped(
         {
             "summary": f"Summary {evil}",
             "segments": [
-                {"speaker": "Speaker 1", "timestamp": "00:01", "content": evil,
-                 "language": "en", "emotion": "neutral"},
-                {"speaker": "Speaker 2", "timestamp": "00:05", "content": "ok",
-                 "language": "en", "emotion": "happy"},
+                {
+                    "speaker": "Speaker 1",
+                    "timestamp": "00:01",
+                    "content": evil,
+                    "language": "en",
+                    "emotion": "neutral",
+                },
+                {
+                    "speaker": "Speaker 2",
+                    "timestamp": "00:05",
+                    "content": "ok",
+                    "language": "en",
+                    "emotion": "happy",
+                },
             ],
         }
     )
@@ -161,7 +171,11 @@ def test_serve_without_signing_secret_exits_with_one_line(tmp_path: Path) -> Non
     }
     proc = subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
