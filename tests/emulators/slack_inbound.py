@@ -202,6 +202,15 @@ class InboundMixin:
         sent.event_id = envelope.get("event_id")
         return sent
 
+    async def send_url_verification(self, url: str, *, challenge: str | None = None) -> SentRequest:
+        """The handshake Slack sends when a Request URL is saved (slack-wire.md §1.2)."""
+        envelope = {
+            "token": VERIFICATION_TOKEN,
+            "challenge": challenge or secrets.token_urlsafe(36),
+            "type": "url_verification",
+        }
+        return await self.send_envelope(url, envelope)
+
     def _new_response_url(self, context: dict[str, Any]) -> str:
         key = secrets.token_hex(8)
         self.response_urls[key] = {**context, "uses": 0}

@@ -539,3 +539,89 @@ async def test_socket_mode_round_trip(emu: SlackEmulator) -> None:
         assert emu.calls_to("apps.connections.open")[0].token == emu.app_token
     finally:
         await handler.close_async()
+
+
+async def test_url_verification_answered_by_bolt(emu: SlackEmulator) -> None:
+    runner, url = await serve(bolt_app(emu).web_app())
+    try:
+        sent = await emu.send_url_verification(url, challenge="abc123")
+        assert sent.status == 200
+        assert sent.json() == {"challenge": "abc123"}
+    finally:
+        await runner.cleanup()
+
+
+async def test_socket_mode_slash_command_ack_carries_payload(emu: SlackEmulator) -> None:
+    app = bolt_app(emu)
+
+    @app.command("/transcribe")
+    async def on_command(ack: Any) -> None:
+        await ack(text="working")
+
+    handler = AsyncSocketModeHandler(app, emu.app_token)
+    await handler.connect_async()
+    try:
+        ack = await emu.socket_send_slash_command(text="")
+        assert ack["payload"] == {"text": "working"}
+        assert emu.socket_envelopes[0]["accepts_response_payload"] is True
+    finally:
+        await handler.close_async()
+
+
+# --- other methods --------------------------------------------------------------------------
+
+
+async def test_update_ephemeral_permalink_and_home(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="working…")
+    await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="done")
+    assert emu.bot_replies("C0GENERAL")[0]["text"] == "done"
+    user_msg = emu.post_user_message("C0GENERAL", text="mine")
+    err = await api_error(client.chat_update(channel="C0GENERAL", ts=user_msg["ts"], text="x"))
+    assert err.response["error"] == "cant_update_message"
+
+    await client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="only you")
+    assert emu.ephemerals[0]["user"] == "U0ALICE"
+    assert emu.ephemerals[0]["text"] == "only you"
+
+    link = await client.chat_getPermalink(channel="C0GENERAL", message_ts=posted["ts"])
+    assert link["permalink"].endswith("/archives/C0GENERAL/p" + posted["ts"].replace(".", ""))
+
+    view = {
+        "type": "home",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+    }
+    await client.views_publish(user_id="U0ALICE", view=view)
+    assert emu.home_views["U0ALICE"]["blocks"] == view["blocks"]
+
+
+async def test_conversation_reads_need_their_scopes_and_membership(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    # The default bot scopes carry history scopes but not channels:read (as the manifest).
+    err = await api_error(client.conversations_info(channel="C0GENERAL"))
+    assert err.response["error"] == "missing_scope"
+    assert err.response["needed"] == "channels:read"
+    emu.add_channel("C0OUT", bot_is_member=False)
+    err = await api_error(client.conversations_history(channel="C0OUT"))
+    assert err.response["error"] == "not_in_channel"
+    emu.add_channel("G0PRIV", is_private=True)
+    emu.post_user_message("G0PRIV", text="secret")
+    history = await client.conversations_history(channel="G0PRIV")
+    assert history["messages"][0]["text"] == "secret"
+
+
+async def test_history_is_newest_first_and_paginates(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    sent = [emu.post_user_message("C0GENERAL", text=str(i))["ts"] for i in range(5)]
+    emu.post_user_message("C0GENERAL", text="reply", thread_ts=sent[0])
+    first = await client.conversations_history(channel="C0GENERAL", limit=3)
+    assert [m["text"] for m in first["messages"]] == ["4", "3", "2"]
+    assert first["has_more"] is True
+    rest = await client.conversations_history(
+        channel="C0GENERAL", limit=3, cursor=first["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["1", "0"]
+    assert rest["messages"][1]["reply_count"] == 1
