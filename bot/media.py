@@ -6,7 +6,9 @@ everything streams a packet or frame at a time, so memory does not grow with fil
 Output format, and why:
 - Lossy audio that Gemini already takes is re-muxed without re-encoding: AAC (from MP4, M4A,
   MOV, 3GP, MKV, WebM…) -> ADTS `audio/aac`; MP3 -> `audio/mp3`; Vorbis -> Ogg `audio/ogg`.
-  No generation loss, almost no CPU, and the bytes are already small.
+  No generation loss, little CPU, and the bytes are already small: voice memos and clips
+  are 32-96 kbit/s. Above 96 kbit/s (podcasts, Zoom/screen recordings at 128-256 kbit/s)
+  the audio is transcoded as below instead, which sends 2-5x fewer bytes.
 - Everything else (PCM WAV/AIFF, FLAC, ALAC, Opus, AMR, …) is transcoded to MP3, mono,
   16 kHz, 48 kbit/s CBR with LAME (bundled as libmp3lame). Gemini downmixes to mono and works
   at 16 kHz anyway, so nothing it would use is lost, and 1 h costs ~21.6 MB (4 h ~ 86 MB)
@@ -63,6 +65,9 @@ REMUX_TARGETS: dict[str, tuple[str, str, str]] = {
     "mp3": ("mp3", ".mp3", "audio/mp3"),
     "vorbis": ("ogg", ".ogg", "audio/ogg"),
 }
+#: Above this, re-muxing sends 2-5x the bytes of the transcode for nothing Gemini can hear
+#: (it listens to 16 kHz mono), so transcode instead: smaller uploads, more fits inline.
+REMUX_MAX_BIT_RATE = 96_000
 #: The transcode target (see the module docstring for why).
 TRANSCODE_RATE = 16_000
 TRANSCODE_BIT_RATE = 48_000
@@ -100,6 +105,8 @@ def prepare_audio(src: Path, workdir: Path, *, max_minutes: float) -> PreparedAu
 
     workdir.mkdir(parents=True, exist_ok=True)
     remux = REMUX_TARGETS.get(info.audio_codec or "")
+    if remux is not None and (info.bit_rate or 0) > REMUX_MAX_BIT_RATE:
+        remux = None  # e.g. 128-256 kbit/s AAC from Zoom or a podcast: smaller as 48k MP3
     suffix = remux[1] if remux else ".mp3"
     out_path = workdir / f"{src.stem}.prepared{suffix}"
     try:

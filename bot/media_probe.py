@@ -42,7 +42,20 @@ def probe(path: Path) -> MediaInfo:
             container=container.format.name,
             sample_rate=(ctx.sample_rate or None) if ctx is not None else None,
             channels=(ctx.channels or None) if ctx is not None else None,
+            bit_rate=_audio_bit_rate(container, audio),
         )
+
+
+def _audio_bit_rate(
+    container: av.container.InputContainer, audio: av.AudioStream | None
+) -> int | None:
+    if audio is None:
+        return None
+    if audio.bit_rate:
+        return int(audio.bit_rate)
+    if len(container.streams) == 1 and container.bit_rate:
+        return int(container.bit_rate)  # audio-only file: the container's rate is the audio's
+    return None
 
 
 # Leading bytes of common audio/video files: a match that FFmpeg cannot open is damaged media,

@@ -29,6 +29,8 @@ class MediaInfo:
     container: str
     sample_rate: int | None
     channels: int | None
+    #: Audio bit rate in bit/s when the file says or it can be inferred (audio-only files).
+    bit_rate: int | None = None
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,11 @@ def _audio_frames(
 
 
 def _add_audio_stream(
-    out: av.container.OutputContainer, codec: str, rate: int, channels: int
+    out: av.container.OutputContainer,
+    codec: str,
+    rate: int,
+    channels: int,
+    bit_rate: int | None = None,
 ) -> Any:
     codec = _CODEC_ALIASES.get(codec, codec)
     rate = _FIXED_RATE.get(codec, rate)
@@ -124,10 +128,17 @@ def _add_audio_stream(
         channels = 1
     if codec in _STEREO_ONLY:
         channels = 2
-    # FFmpeg's own Vorbis encoder is flagged "experimental"; libvorbis is not bundled.
-    options = {"strict": "experimental"} if codec == "vorbis" else {}
+    # FFmpeg's own Vorbis encoder is flagged "experimental" (libvorbis is not bundled) and
+    # ignores bit_rate; quality 2 gives ~58 kbit/s stereo, like a typical voice note.
+    options = (
+        {"strict": "experimental", "flags": "+qscale", "global_quality": str(2 * 118)}
+        if codec == "vorbis"
+        else {}
+    )
     stream = out.add_stream(codec, rate=rate, options=options)
     stream.codec_context.layout = "mono" if channels == 1 else "stereo"
+    if bit_rate:
+        stream.codec_context.bit_rate = bit_rate
     return stream
 
 
@@ -140,6 +151,7 @@ def make_audio(
     sample_rate: int = 44100,
     channels: int = 1,
     silent: bool = False,
+    bit_rate: int | None = None,
 ) -> Path:
     """Write a speech-like (or silent) audio file and return its path.
 
@@ -152,7 +164,7 @@ def make_audio(
     fmt, default_codec = _container_for(path, container)
     codec = codec or default_codec
     with av.open(str(path), "w", format=fmt) as out:
-        stream = _add_audio_stream(out, codec, sample_rate, channels)
+        stream = _add_audio_stream(out, codec, sample_rate, channels, bit_rate)
         enc_rate = stream.codec_context.sample_rate
         enc_channels = stream.codec_context.channels
         for frame in _audio_frames(duration_s, enc_rate, enc_channels, silent):
@@ -187,6 +199,7 @@ def make_video(
     container: str | None = None,
     sample_rate: int = 44100,
     channels: int = 1,
+    audio_bit_rate: int | None = None,
 ) -> Path:
     """Write a small video (optionally with a speech-like audio track) and return its path."""
     path = Path(path)
@@ -199,7 +212,11 @@ def make_video(
         options = {"preset": "ultrafast"} if video_codec in ("h264", "libx264") else {}
         vstream = out.add_stream(video_codec, rate=fps, options=options)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        astream = _add_audio_stream(out, audio_codec, sample_rate, channels) if with_audio else None
+        astream = (
+            _add_audio_stream(out, audio_codec, sample_rate, channels, audio_bit_rate)
+            if with_audio
+            else None
+        )
         n_frames = max(1, round(duration_s * fps))
         audio_iter = (
             _audio_frames(
@@ -249,7 +266,16 @@ FORMATS: dict[str, dict[str, Any]] = {
         "suffix": ".webm",
         "kwargs": {"codec": "aac", "container": "mp4", "sample_rate": 48000},
     },
-    "mp3": {"kind": "audio", "suffix": ".mp3", "kwargs": {"codec": "libmp3lame", "channels": 2}},
+    "mp3": {  # podcast: 128 kbit/s stereo
+        "kind": "audio",
+        "suffix": ".mp3",
+        "kwargs": {"codec": "libmp3lame", "channels": 2, "bit_rate": 128_000},
+    },
+    "mp3_voice": {  # a voice recorder app: 64 kbit/s mono
+        "kind": "audio",
+        "suffix": ".mp3",
+        "kwargs": {"codec": "libmp3lame", "bit_rate": 64_000},
+    },
     "wav": {"kind": "audio", "suffix": ".wav", "kwargs": {"codec": "pcm_s16le", "channels": 2}},
     "flac": {
         "kind": "audio",
@@ -257,14 +283,22 @@ FORMATS: dict[str, dict[str, Any]] = {
         "kwargs": {"codec": "flac", "sample_rate": 48000, "channels": 2},
     },
     "aiff": {"kind": "audio", "suffix": ".aiff", "kwargs": {"codec": "pcm_s16be"}},
-    "ogg_vorbis": {"kind": "audio", "suffix": ".ogg", "kwargs": {"codec": "vorbis"}},
+    "ogg_vorbis": {
+        "kind": "audio",
+        "suffix": ".ogg",
+        "kwargs": {"codec": "vorbis"},
+    },
     "ogg_opus_whatsapp": {
         "kind": "audio",
         "suffix": ".ogg",
         "kwargs": {"codec": "libopus", "sample_rate": 48000},
     },
     "webm_opus": {"kind": "audio", "suffix": ".webm", "kwargs": {"codec": "libopus"}},
-    "mp4_h264_aac": {"kind": "video", "suffix": ".mp4", "kwargs": {}},  # Zoom/Meet
+    "mp4_h264_aac": {  # Zoom/Meet: 128 kbit/s stereo AAC
+        "kind": "video",
+        "suffix": ".mp4",
+        "kwargs": {"channels": 2, "sample_rate": 48000, "audio_bit_rate": 128_000},
+    },
     "mov_h264_aac": {"kind": "video", "suffix": ".mov", "kwargs": {}},  # screen recording
 }
 if _can_encode("libopencore_amrnb"):

@@ -54,14 +54,15 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 EXPECTED = {
     "m4a_aac": ("aac", "audio/aac", True),
     "slack_clip_mp4_as_webm": ("aac", "audio/aac", True),
-    "mp3": ("mp3", "audio/mp3", True),
+    "mp3": ("mp3", "audio/mp3", False),  # 128 kbit/s: smaller as 16 kHz mono
+    "mp3_voice": ("mp3", "audio/mp3", True),
     "wav": ("pcm_s16le", "audio/mp3", False),
     "flac": ("flac", "audio/mp3", False),
     "aiff": ("pcm_s16be", "audio/mp3", False),
     "ogg_vorbis": ("vorbis", "audio/ogg", True),
     "ogg_opus_whatsapp": ("opus", "audio/mp3", False),
     "webm_opus": ("opus", "audio/mp3", False),
-    "mp4_h264_aac": ("aac", "audio/aac", True),
+    "mp4_h264_aac": ("aac", "audio/mp3", False),  # 128 kbit/s AAC
     "mov_h264_aac": ("aac", "audio/aac", True),
     "amr_nb": ("amr_nb", "audio/mp3", False),
     "3gp_amr": ("amr_nb", "audio/mp3", False),
