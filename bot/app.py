@@ -112,6 +112,7 @@ class Runtime:
                 auto_transcribe=settings.scribe_auto_transcribe,
                 price_input_per_mtok=settings.scribe_price_input_per_mtok,
                 price_output_per_mtok=settings.scribe_price_output_per_mtok,
+                tmp_dir=settings.scribe_tmp_dir,
             ),
         )
         intake = Intake(

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     scribe_gemini_initial_delay_s: float = Field(default=1.0, ge=0)
     scribe_shutdown_grace_s: float = Field(default=25.0, ge=0)
     scribe_answer_other_bots: bool = False
+    # Where downloads and prepared audio live while a job runs (default: the system's temp dir).
+    scribe_tmp_dir: str | None = None
     # USD per million tokens, used only for the estimated-cost metric.
     scribe_price_input_per_mtok: float = Field(default=1.0, ge=0)
     scribe_price_output_per_mtok: float = Field(default=4.0, ge=0)
