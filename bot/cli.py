@@ -139,11 +139,11 @@ async def _socket(settings: Settings) -> int:
     assert settings.slack_app_token is not None  # checked by _require_for
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await runtime.start_workers()
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     logger.info("connected in Socket Mode")
     try:
         await _wait_for_signal()
     finally:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
         await runtime.close()
     return 0

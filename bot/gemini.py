@@ -255,7 +255,7 @@ class GeminiTranscriber:
                     reason="gemini_timeout",
                 ) from exc
             except gi.APIStatusError as exc:
-                raise _from_status(int(exc.status_code), str(exc)) from exc
+                raise _from_status(int(exc.status_code or 0), str(exc)) from exc
             except genai_errors.APIError as exc:
                 raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
             except ValueError as exc:

@@ -15,7 +15,7 @@ import logging
 import time
 
 from bot.job_spec import Job
-from bot.queue import JobHandler
+from bot.queue import JobHandler, Outcome
 from bot.store_sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class LocalQueue:
         self._wake = asyncio.Event()
         self._stopping = False
         self._workers: list[asyncio.Task[None]] = []
-        self._running: set[asyncio.Task[object]] = set()
+        self._running: set[asyncio.Task[Outcome]] = set()
 
     async def submit(self, job: Job) -> bool:
         now = time.time()
@@ -116,10 +116,10 @@ class LocalQueue:
                 await self._finish(job.id, "failed", "gave up after repeated crashes")
                 continue
             # Shield the job from this worker's cancellation so shutdown can wait for it.
-            task = asyncio.create_task(handler(job, attempt))
+            task = asyncio.ensure_future(handler(job, attempt))
             self._running.add(task)
             try:
-                outcome = await asyncio.shield(task)
+                outcome: str = await asyncio.shield(task)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -142,7 +142,7 @@ class LocalQueue:
                 await asyncio.wait(pending)
         # Let workers record the outcome of what just finished, then stop them.
         if self._workers:
-            _done, idle = await asyncio.wait(self._workers, timeout=2.0)
+            _finished, idle = await asyncio.wait(self._workers, timeout=2.0)
             for worker in idle:
                 worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
