@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     scribe_gemini_attempts: int = Field(default=5, ge=1, le=10)
     scribe_gemini_initial_delay_s: float = Field(default=1.0, ge=0)
     scribe_shutdown_grace_s: float = Field(default=25.0, ge=0)
+    # Redis mode: a worker holds a job under a lease it renews while alive; a worker that
+    # dies (kill -9, lost machine) lets its job go to another worker after this long.
+    scribe_worker_lease_s: float = Field(default=30.0, ge=1)
     scribe_answer_other_bots: bool = False
     # Where downloads and prepared audio live while a job runs (default: the system's temp dir).
     scribe_tmp_dir: str | None = None
