@@ -26,6 +26,7 @@ from bot.asks import answer_question, locate_media
 from bot.errors import FileAccessError, NotMediaError, UserFacingError
 from bot.gemini import GeminiTranscriber, Usage
 from bot.job_spec import Job, reply_marker
+from bot.logs import job_context
 from bot.media import PreparedAudio, prepare_audio
 from bot.metrics import Metrics
 from bot.prompts import TranscribeOptions
@@ -87,9 +88,14 @@ class Pipeline:
         self.config = config
 
     async def __call__(self, job: Job, attempt: int) -> Outcome:
+        with job_context(job.id, job.channel_id, job.file_id):
+            return await self._run(job, attempt)
+
+    async def _run(self, job: Job, attempt: int) -> Outcome:
         log = logging.LoggerAdapter(
             logger, {"job_id": job.id, "channel": job.channel_id, "file_id": job.file_id}
         )
+        log.info("job started: %s, attempt %d", job.kind, attempt)
         self.metrics.in_flight.inc()
         started = time.monotonic()
         try:
@@ -118,6 +124,7 @@ class Pipeline:
             self.metrics.in_flight.dec()
             self.metrics.stage_seconds.labels(stage="total").observe(time.monotonic() - started)
         self.metrics.jobs.labels(kind=job.kind, outcome=outcome).inc()
+        log.info("job %s in %.1f s", outcome, time.monotonic() - started)
         return outcome
 
     # -- transcribe -------------------------------------------------------------------------

@@ -1,22 +1,65 @@
-"""Logging: one line per event, text or JSON, with secrets scrubbed.
+"""Logging: one line per event, text or JSON, with job context and secrets scrubbed.
 
-Job context (job_id, channel, file_id) travels as `extra` fields; the JSON
-format puts them in their own keys for log pipelines. A filter replaces any
-configured secret (and anything shaped like a Slack token) before a line is
-written, as a last line of defence: code should not log secrets at all.
+Job context (job_id, channel, file_id) is set once per job with `job_context()`
+and lands on every line logged while the job runs, from any module or task; the
+JSON format puts the fields in their own keys for log pipelines. A filter
+replaces any configured secret (and anything shaped like a Slack token) before a
+line is written, as a last line of defence: code should not log secrets at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _TOKEN_SHAPES = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 _CONTEXT_FIELDS = ("job_id", "channel", "file_id")
+
+#: Libraries that log request and response bodies (transcripts, prompts) at DEBUG.
+#: They stay at INFO or above whatever SCRIBE_LOG_LEVEL says.
+_CHATTY_LIBRARIES = (
+    "slack_sdk",
+    "slack_bolt",
+    "google_genai",
+    "google.genai",
+    "httpx",
+    "httpcore",
+    "aiohttp.client",
+    "aiosqlite",
+    "arq",
+    "asyncio",
+)
+
+_job: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "scribe_job_context", default=None
+)
+
+
+@contextlib.contextmanager
+def job_context(job_id: str, channel: str, file_id: str | None) -> Iterator[None]:
+    """Every line logged inside (in this task and tasks it starts) carries the job's ids."""
+    fields = {"job_id": job_id, "channel": channel}
+    if file_id:
+        fields["file_id"] = file_id
+    token = _job.set(fields)
+    try:
+        yield
+    finally:
+        _job.reset(token)
+
+
+class AddJobContext(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (_job.get() or {}).items():
+            if not getattr(record, name, None):
+                setattr(record, name, value)
+        return True
 
 
 class RedactSecrets(logging.Filter):
@@ -36,6 +79,8 @@ class RedactSecrets(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = self._scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._scrub(record.stack_info)
         if scrubbed != message or record.args:
             record.msg, record.args = scrubbed, None
         return True
@@ -72,10 +117,19 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{context}]" if context else line
 
 
-def setup_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
+def build_handler(fmt: str, secrets: Iterable[str] = ()) -> logging.Handler:
+    """A stderr handler with the job context, the redaction filter and the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(AddJobContext())
     handler.addFilter(RedactSecrets(secrets))
+    return handler
+
+
+def setup_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [build_handler(fmt, secrets)]
     root.setLevel(level.upper())
+    floor = max(root.level, logging.INFO)
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(floor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -17,6 +18,9 @@ logger = logging.getLogger(__name__)
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 BOLT: web.AppKey[AsyncApp] = web.AppKey("bolt", AsyncApp)
 
+#: Longer than SQLite's busy timeout (5 s), so a locked database reports its own error.
+HEALTH_TIMEOUT_S = 8.0
+
 
 async def slack_events(request: web.Request) -> web.Response:
     bolt = request.app[BOLT]
@@ -28,16 +32,22 @@ async def slack_events(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 when the store takes a write and the queue answers; 503 naming what failed."""
     runtime = request.app[RUNTIME]
+    part = "database"
     try:
-        await runtime.store.ping()
-        depth = await runtime.queue.depth()
-        in_flight = await runtime.queue.in_flight()
+        async with asyncio.timeout(HEALTH_TIMEOUT_S):
+            await runtime.store.ping()
+            part = "queue"
+            depth = await runtime.queue.depth()
+            in_flight = await runtime.queue.in_flight()
     except Exception as exc:
-        logger.warning("health check failed: %s", exc)
-        return web.json_response(
-            {"status": "unavailable", "reason": f"{type(exc).__name__}: {exc}"}, status=503
-        )
+        if isinstance(exc, TimeoutError):
+            reason = f"{part}: no answer within {HEALTH_TIMEOUT_S:.0f} s"
+        else:
+            reason = f"{part}: {type(exc).__name__}: {exc}"
+        logger.warning("health check failed: %s", reason)
+        return web.json_response({"status": "unavailable", "reason": reason}, status=503)
     runtime.metrics.queue_depth.set(depth)
     return web.json_response({"status": "ok", "queued": depth, "running": in_flight})
 
