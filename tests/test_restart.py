@@ -1,0 +1,166 @@
+"""A real `slack-scribe serve` process killed or stopped mid-job: the job is answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.conftest import wait_for
+from tests.emulators.gemini import GeminiEmulator
+from tests.emulators.slack import SlackEmulator
+
+CHANNEL = "C0GENERAL"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(200):
+                if self.proc.poll() is not None:
+                    raise AssertionError(
+                        self.proc.stderr.read().decode() if self.proc.stderr else ""
+                    )
+                try:
+                    async with session.get(self.url + "/healthz") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError("serve did not come up")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def env(slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": slack.signing_secret,
+        "SLACK_API_URL": slack.api_url,
+        "GEMINI_API_KEY": gemini.api_key,
+        "GEMINI_BASE_URL": gemini.base_url,
+        "SCRIBE_DB": str(tmp_path / "scribe.db"),
+        "SCRIBE_GEMINI_INITIAL_DELAY_S": "0.01",
+    }
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ServeProcess]]:
+    started: list[ServeProcess] = []
+    yield started
+    for p in started:
+        p.stop()
+
+
+async def start(env: dict[str, str], cwd: Path, processes: list[ServeProcess]) -> ServeProcess:
+    p = ServeProcess(env, cwd)
+    processes.append(p)
+    await p.ready()
+    return p
+
+
+async def test_kill_9_while_gemini_answers_then_restart_answers_once(
+    slack: SlackEmulator,
+    gemini: GeminiEmulator,
+    env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServeProcess],
+    voice_clip: Path,
+) -> None:
+    first = await start(env, tmp_path, processes)
+    gemini.latency_s = 30  # Gemini is "thinking" when the process dies
+    file = slack.add_file(voice_clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    sent = await slack.send_event(first.url + "/slack/events", event)
+    assert sent.status == 200
+    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+
+    gemini.latency_s = 0
+    await start(env, tmp_path, processes)
+    await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
+    await asyncio.sleep(1.0)  # anything posted twice would show up by now
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1
+    assert not replies[0]["text"].startswith(":warning:")
+
+
+async def test_sigterm_lets_the_running_job_finish(
+    slack: SlackEmulator,
+    gemini: GeminiEmulator,
+    env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServeProcess],
+    voice_clip: Path,
+) -> None:
+    p = await start(env | {"SCRIBE_SHUTDOWN_GRACE_S": "20"}, tmp_path, processes)
+    gemini.latency_s = 1.5
+    file = slack.add_file(voice_clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    await slack.send_event(p.url + "/slack/events", event)
+    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    p.proc.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(p.proc.wait, 30)
+    assert code == 0
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1 and not replies[0]["text"].startswith(":warning:")
+
+
+async def test_sigterm_past_the_grace_period_resumes_after_restart(
+    slack: SlackEmulator,
+    gemini: GeminiEmulator,
+    env: dict[str, str],
+    tmp_path: Path,
+    processes: list[ServeProcess],
+    voice_clip: Path,
+) -> None:
+    p = await start(env | {"SCRIBE_SHUTDOWN_GRACE_S": "0.2"}, tmp_path, processes)
+    gemini.latency_s = 30
+    file = slack.add_file(voice_clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    await slack.send_event(p.url + "/slack/events", event)
+    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    p.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(p.proc.wait, 30) == 0
+    assert slack.bot_replies(CHANNEL, event["ts"]) == []
+
+    gemini.latency_s = 0
+    await start(env, tmp_path, processes)
+    await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
+    await asyncio.sleep(1.0)
+    assert len(slack.bot_replies(CHANNEL, event["ts"])) == 1
