@@ -38,6 +38,9 @@ class Job(BaseModel):
     language: str | None = None
     translate_to: str | None = None
     question: str | None = None
+    #: Slack's response_url of the slash command or shortcut that asked, if any: the one way
+    #: to tell the person something when the bot cannot post in the channel.
+    response_url: str = ""
     created_at: float = Field(default_factory=time.time)
 
 
