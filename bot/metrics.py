@@ -8,6 +8,13 @@ _STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 18
 
 
 class Metrics:
+    """Every metric of one process; `render()` is the /metrics body.
+
+    Stages: `ack` (Slack's HTTP answer), `download`, `prepare`, `gemini`, `post` and
+    `total` (one whole job). Tokens are summed from the usage Gemini's answers report;
+    the cost is an estimate from the prices in the settings.
+    """
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
@@ -41,6 +48,14 @@ class Metrics:
         self.events = Counter(
             "scribe_slack_requests", "Slack requests handled by kind", ["kind"], registry=r
         )
+
+        # Series that exist from the start, so rate() and alerts see a 0 before the first job.
+        for outcome in ("done", "failed"):
+            self.jobs.labels(kind="transcribe", outcome=outcome)
+        for direction in ("input", "output"):
+            self.gemini_tokens.labels(direction=direction)
+        for stage in ("download", "prepare", "gemini", "post", "total"):
+            self.stage_seconds.labels(stage=stage)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
