@@ -1,0 +1,186 @@
+"""Redis backend of the store (scaled-out mode): every instance and worker sees the same state.
+
+Keys (all under `scribe:`; values are strings, the client decodes them):
+
+- `scribe:job:<job id>` hash: spec, channel_id, state, attempts, last_error, reply_ts,
+  created_at, updated_at. Written by `RedisQueue.submit`; it is also the dedup record, so it
+  lives SCRIBE_RETENTION_DAYS (refreshed when the job finishes), not as long as arq's result.
+- `scribe:channel:<channel id>` hash: auto_transcribe ("1"/"0"), language, translate_to;
+  an absent field means "the app-wide default". No TTL: settings are kept until changed.
+- `scribe:transcript:<cache key>` hash: transcript, duration_s, created_at; TTL = retention.
+- `scribe:thread:<channel id>:<thread ts>` hash: file_id, cache_key, created_at; TTL = retention.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.job_spec import Job, JobState
+from bot.store import ChannelSettings, JobRecord, ThreadTranscript
+
+PREFIX = "scribe:"
+_SETTING_FIELDS = ("auto_transcribe", "language", "translate_to")
+_STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed")
+
+# Sets reply_ts only on a job that exists, as the SQLite UPDATE does; HSET alone would
+# create a half record that get_job could not read.
+_RECORD_REPLY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'reply_ts', ARGV[1], 'updated_at', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def job_key(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def channel_key(channel_id: str) -> str:
+    return f"{PREFIX}channel:{channel_id}"
+
+
+def transcript_key(cache_key: str) -> str:
+    return f"{PREFIX}transcript:{cache_key}"
+
+
+def thread_key(channel_id: str, thread_ts: str) -> str:
+    return f"{PREFIX}thread:{channel_id}:{thread_ts}"
+
+
+class RedisStore:
+    """`bot.store.Store` on Redis. Owns the connection pool it is given (closes it)."""
+
+    def __init__(self, redis: Redis, *, retention_s: int) -> None:
+        self._redis = redis
+        self._retention_s = retention_s
+        self._record_reply = redis.register_script(_RECORD_REPLY)
+
+    async def ping(self) -> None:
+        # A key of our own, so concurrent health checks of several instances cannot collide.
+        key = f"{PREFIX}ping:{secrets.token_hex(8)}"
+        token = secrets.token_hex(8)
+        await self._redis.set(key, token, ex=10)
+        try:
+            if await self._redis.get(key) != token:
+                raise RuntimeError("Redis did not return the value just written")
+        finally:
+            await self._redis.delete(key)
+
+    async def get_channel_settings(self, channel_id: str) -> ChannelSettings:
+        raw = await _hgetall(self._redis, channel_key(channel_id))
+        auto = raw.get("auto_transcribe")
+        return ChannelSettings(
+            auto_transcribe=None if auto is None else auto == "1",
+            language=raw.get("language"),
+            translate_to=raw.get("translate_to"),
+        )
+
+    async def update_channel_settings(self, channel_id: str, **changes: object) -> ChannelSettings:
+        unknown = set(changes) - set(_SETTING_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown channel settings: {sorted(unknown)}")
+        key = channel_key(channel_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for field, value in changes.items():
+                if value is None:
+                    pipe.hdel(key, field)
+                elif isinstance(value, bool):
+                    pipe.hset(key, field, "1" if value else "0")
+                else:
+                    pipe.hset(key, field, str(value))
+            await pipe.execute()
+        return await self.get_channel_settings(channel_id)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        raw = await _hgetall(self._redis, job_key(job_id))
+        return job_record_from_hash(raw) if "spec" in raw else None
+
+    async def record_reply(self, job_id: str, reply_ts: str) -> None:
+        await self._record_reply(keys=[job_key(job_id)], args=[reply_ts, time.time()])
+
+    async def get_cached_transcript(self, key: str) -> tuple[str, float] | None:
+        raw = await _hgetall(self._redis, transcript_key(key))
+        if "transcript" not in raw:
+            return None
+        return raw["transcript"], float(raw.get("duration_s") or 0.0)
+
+    async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None:
+        await self._put(
+            transcript_key(key),
+            {"transcript": transcript_json, "duration_s": duration_s, "created_at": time.time()},
+        )
+
+    async def link_thread(
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
+    ) -> None:
+        await self._put(
+            thread_key(channel_id, thread_ts),
+            {"file_id": file_id, "cache_key": cache_key, "created_at": time.time()},
+        )
+
+    async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        link = await _hgetall(self._redis, thread_key(channel_id, thread_ts))
+        if "cache_key" not in link:
+            return None
+        cached = await self.get_cached_transcript(link["cache_key"])
+        if cached is None:
+            return None
+        return ThreadTranscript(
+            file_id=link.get("file_id", ""), transcript_json=cached[0], duration_s=cached[1]
+        )
+
+    async def purge(self, older_than_s: float) -> int:
+        """Delete finished jobs, transcripts and thread links older than this.
+
+        Every such key also carries a TTL of SCRIBE_RETENTION_DAYS, so this is only needed
+        to purge sooner than that; it walks the keys with SCAN and never blocks Redis.
+        """
+        cutoff = time.time() - older_than_s
+        removed = 0
+        patterns = (
+            (job_key("*"), "updated_at", True),
+            (transcript_key("*"), "created_at", False),
+            (thread_key("*", "*"), "created_at", False),
+        )
+        for pattern, stamp, finished_only in patterns:
+            async for key in self._redis.scan_iter(match=pattern, count=500):
+                state, when = await self._redis.hmget(key, ["state", stamp])  # type: ignore[misc]
+                if finished_only and state not in ("done", "failed"):
+                    continue
+                if when is not None and float(when) < cutoff:
+                    removed += int(await self._redis.delete(key))
+        return removed
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _put(self, key: str, fields: Mapping[str, str | float]) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=dict(fields))
+            pipe.expire(key, self._retention_s)
+            await pipe.execute()
+
+
+def job_record_from_hash(raw: Mapping[str, str]) -> JobRecord:
+    state = raw.get("state", "queued")
+    if state not in _STATES:
+        raise ValueError(f"unknown job state {state!r}")
+    return JobRecord(
+        job=Job.model_validate_json(raw["spec"]),
+        state=state,
+        attempts=int(raw.get("attempts") or 0),
+        last_error=raw.get("last_error") or None,
+        reply_ts=raw.get("reply_ts") or None,
+    )
+
+
+async def _hgetall(redis: Redis, key: str) -> dict[str, str]:
+    raw: dict[Any, Any] = await redis.hgetall(key)  # type: ignore[misc]
+    return {str(k): str(v) for k, v in raw.items()}
