@@ -1,25 +1,72 @@
 """Jobs that start from a person's request rather than a file: questions, and finding media.
 
-`locate` serves `/transcribe` with no argument, message links and mentions: it
-looks through the channel or thread with the Web API (which cannot happen before
-Slack's 3-second ack) and then submits the real transcription job.
+`locate` serves `/transcribe` (no argument, message links, file links), the message
+shortcut and mentions: it looks the media up with the Web API (which cannot happen
+before Slack's 3-second ack), checks the bot can read and answer there, and then
+submits the real transcription job. Whatever stops it is told to the person who
+asked, through the request's response_url when there is one (it works even where
+the bot is not a member), else as an ephemeral message.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
 
 from bot.errors import UserFacingError
 from bot.exports import to_text
 from bot.gemini import Usage
-from bot.job_spec import Job, reply_marker, transcribe_job_id
+from bot.job_spec import Job, answer_job_id, reply_marker, transcribe_job_id
 from bot.prompts import question_prompt
-from bot.slack_files import media_files
+from bot.slack_files import is_media_file, media_files
 from bot.slack_render import render_answer
 from bot.transcript import Transcript
 
 if TYPE_CHECKING:
     from bot.jobs import Pipeline
+
+logger = logging.getLogger(__name__)
+
+INVITE = "`/invite @slack-scribe`"
+
+#: Web API errors a person can fix, and what to tell them. `{channel}` is the conversation.
+_ACCESS_ERRORS = {
+    "not_in_channel": "I'm not a member of <#{channel}>, so I can't read it. Invite me there "
+    f"with {INVITE}, then ask again.",
+    "channel_not_found": "I can't see that conversation: it's private and I'm not in it, or it "
+    "belongs to another workspace. Invite me to it with {invite}, or share the recording in "
+    "a channel I'm in (or send it to me directly).",
+    "thread_not_found": "I couldn't find that message: it may have been deleted, or the link "
+    "is incomplete. Copy the link again with *Copy link* on the message.",
+    "message_not_found": "I couldn't find that message: it may have been deleted.",
+    "file_not_found": "I can't see that file: it was deleted, or it is only shared where I'm "
+    f"not a member. Invite me to the channel it was shared in with {INVITE}, then ask again.",
+    "file_deleted": "That file was deleted, so there is nothing to transcribe.",
+}
+
+
+async def tell_requester(pipeline: Pipeline, job: Job, text: str) -> None:
+    """A notice only the person who asked sees."""
+    if job.response_url:
+        try:
+            async with pipeline.http.post(
+                job.response_url,
+                json={"response_type": "ephemeral", "replace_original": False, "text": text},
+            ) as resp:
+                if resp.status < 400:
+                    return
+                logger.warning("response_url answered %s for job %s", resp.status, job.id)
+        except aiohttp.ClientError as exc:
+            logger.warning("response_url failed for job %s: %s", job.id, exc)
+    try:
+        await pipeline.ephemeral(job, text)
+    except SlackApiError as exc:
+        logger.warning(
+            "could not tell %s about job %s: %s", job.user_id, job.id, exc.response.get("error")
+        )
 
 
 async def answer_question(pipeline: Pipeline, job: Job) -> None:
@@ -45,8 +92,40 @@ async def answer_question(pipeline: Pipeline, job: Job) -> None:
         await pipeline.store.record_reply(job.id, ts)
 
 
+async def ask_after_transcript(pipeline: Pipeline, job: Job) -> None:
+    """A transcription that was asked for with a question: queue the answer to it."""
+    await pipeline.queue.submit(
+        job.model_copy(
+            update={
+                "id": answer_job_id(job.channel_id, job.message_ts) + ":" + job.id,
+                "kind": "answer",
+                "response_url": "",
+            }
+        )
+    )
+
+
 async def locate_media(pipeline: Pipeline, job: Job) -> None:
-    """`/transcribe` with no argument: the newest media without a transcript, then a job."""
+    """Find the media a request means, check access, submit its transcription."""
+    try:
+        if job.file_id:
+            notice = await _locate_file(pipeline, job)
+        elif job.message_ts:
+            notice = await _locate_message(pipeline, job)
+        else:
+            notice = await _locate_latest(pipeline, job)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "")
+        if error not in _ACCESS_ERRORS:
+            raise
+        logger.info("locate %s: %s", job.id, error)
+        notice = _ACCESS_ERRORS[error].format(channel=job.channel_id, invite=INVITE)
+    if notice:
+        await tell_requester(pipeline, job, notice)
+
+
+async def _locate_latest(pipeline: Pipeline, job: Job) -> str | None:
+    """No argument: the newest media without a transcript in the thread, else the channel."""
     if job.thread_ts:
         resp = await pipeline.slack.conversations_replies(
             channel=job.channel_id, ts=job.thread_ts, limit=200
@@ -55,28 +134,148 @@ async def locate_media(pipeline: Pipeline, job: Job) -> None:
     else:
         resp = await pipeline.slack.conversations_history(channel=job.channel_id, limit=100)
         messages = list(resp.get("messages") or [])
+    states: set[str] = set()
     for msg in messages:
         for file in media_files(msg.get("files")):
-            target = transcribe_job_id(job.channel_id, str(file["id"]))
-            existing = await pipeline.store.get_job(target)
-            if existing is not None and existing.state in ("done", "running", "queued"):
-                continue
-            ts = str(msg.get("ts") or "")
-            await pipeline.queue.submit(
-                job.model_copy(
-                    update={
-                        "id": target,
-                        "kind": "transcribe",
-                        "file_id": str(file["id"]),
-                        "thread_ts": str(msg.get("thread_ts") or ts),
-                        "message_ts": ts,
-                        "requested": True,
-                    }
-                )
+            state = await _file_state(pipeline, job.channel_id, msg, file)
+            if state is None:
+                await _submit(pipeline, job, job.channel_id, msg, file)
+                return None
+            states.add(state)
+    if "pending" in states:
+        return "That recording is being transcribed right now; the transcript will appear in " + (
+            "this thread. Ask me again once it is there." if job.question else "its thread."
+        )
+    if job.thread_ts and "done" in states:
+        return (
+            "This thread's recording already has a transcript. Mention me with a question "
+            "about it, e.g. `@slack-scribe what was decided?`"
+        )
+    if job.question:
+        return (
+            "There's no transcript in this thread to answer from yet. Mention me in the thread "
+            "of a message with audio or video to transcribe it first, then ask again."
+        )
+    if job.thread_ts:
+        return (
+            "I found no audio or video without a transcript in this thread. Mention me in the "
+            "thread of a message with a recording, or use the *Transcribe* shortcut on it."
+        )
+    return (
+        "I found no audio or video without a transcript in the recent messages here. For an "
+        "older one, use `/transcribe <link to the message>`."
+    )
+
+
+async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
+    """A message link or the shortcut: every recording in that message."""
+    # The window holds just that message (and the thread's parent, which always comes first).
+    resp = await pipeline.slack.conversations_replies(
+        channel=job.channel_id,
+        ts=job.message_ts,
+        oldest=job.message_ts,
+        latest=job.message_ts,
+        inclusive=True,
+        limit=2,
+    )
+    msg = next((m for m in resp.get("messages") or [] if m.get("ts") == job.message_ts), None)
+    if msg is None:
+        return _ACCESS_ERRORS["message_not_found"]
+    files = media_files(msg.get("files"))
+    if not files:
+        if msg.get("files"):
+            return "That message has files, but no audio or video to transcribe."
+        return "That message has no audio or video to transcribe."
+    states: set[str] = set()
+    submitted = 0
+    for file in files:
+        state = await _file_state(pipeline, job.channel_id, msg, file)
+        if state is None:
+            submitted += await _submit(pipeline, job, job.channel_id, msg, file)
+        else:
+            states.add(state)
+    if submitted:
+        return None
+    if "pending" in states:
+        return "That recording is being transcribed right now; the transcript will appear in its thread."
+    return "That recording already has a transcript in its thread."
+
+
+async def _locate_file(pipeline: Pipeline, job: Job) -> str | None:
+    """A file link: the file's share (here if it was shared here), then its transcription."""
+    resp = await pipeline.slack.files_info(file=job.file_id)
+    file = resp.get("file") or {}
+    name = str(file.get("name") or file.get("title") or "That file")
+    if not is_media_file(file):
+        return f"{name} isn't audio or video, so there is nothing to transcribe."
+    shares: list[tuple[str, dict[str, Any]]] = []
+    for kind in ("public", "private"):
+        for channel, entries in ((file.get("shares") or {}).get(kind) or {}).items():
+            shares += [(str(channel), entry) for entry in entries or []]
+    if not shares:
+        return (
+            f"I can see {name}, but it isn't shared in any conversation I'm in. Share it in a "
+            "channel I'm in, or send it to me directly, and I'll transcribe it there."
+        )
+    # Here first, then wherever it was shared first.
+    shares.sort(key=lambda s: s[0] != job.channel_id)
+    channel, share = shares[0]
+    ts = str(share.get("ts") or "")
+    msg = {"ts": ts, "thread_ts": share.get("thread_ts") or ts}
+    try:
+        # Can the bot read (and so answer in) that conversation?
+        await pipeline.slack.conversations_replies(channel=channel, ts=ts, limit=1)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "")
+        if error not in ("not_in_channel", "channel_not_found"):
+            raise
+        return _ACCESS_ERRORS[error].format(channel=channel, invite=INVITE)
+    state = await _file_state(pipeline, channel, msg, file)
+    if state == "pending":
+        return f"{name} is being transcribed right now; the transcript will appear in its thread."
+    if state == "done":
+        return f"{name} already has a transcript in the thread where it was shared."
+    await _submit(pipeline, job, channel, msg, file)
+    return None
+
+
+async def _file_state(
+    pipeline: Pipeline, channel: str, msg: dict[str, Any], file: dict[str, Any]
+) -> str | None:
+    """`pending`, `done`, or None (never transcribed here, or it failed: may be retried)."""
+    record = await pipeline.store.get_job(transcribe_job_id(channel, str(file["id"])))
+    if record is not None and record.state in ("queued", "running"):
+        return "pending"
+    if record is not None and record.state == "done":
+        return "done"
+    thread = str(msg.get("thread_ts") or msg.get("ts") or "")
+    found = await pipeline.store.thread_transcript(channel, thread)
+    if found is not None and found.file_id == file["id"]:
+        return "done"  # a retry after a failure succeeded
+    return None
+
+
+async def _submit(
+    pipeline: Pipeline, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
+) -> int:
+    target = transcribe_job_id(channel, str(file["id"]))
+    if await pipeline.store.get_job(target) is not None:
+        # It failed before: a fresh id (per request) gives it another go.
+        target = f"{target}:retry:{job.id}"
+    ts = str(msg.get("ts") or "")
+    return int(
+        await pipeline.queue.submit(
+            job.model_copy(
+                update={
+                    "id": target,
+                    "kind": "transcribe",
+                    "channel_id": channel,
+                    "file_id": str(file["id"]),
+                    "thread_ts": str(msg.get("thread_ts") or ts),
+                    "message_ts": ts,
+                    "requested": True,
+                    "response_url": "",
+                }
             )
-            return
-    await pipeline.ephemeral(
-        job,
-        "I found no audio or video without a transcript here. Use `/transcribe <link to "
-        "the message>` for an older one.",
+        )
     )

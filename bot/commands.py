@@ -8,12 +8,13 @@ from typing import Literal
 
 _LANG = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 # https://team.slack.com/archives/C0123/p1700000000000100?thread_ts=1700000000.000050&cid=C0123
+_HOST = r"https://(?P<host>(?:[\w-]+\.)*slack\.com)"
 _MESSAGE_LINK = re.compile(
-    r"https://[\w.-]*slack\.com/archives/(?P<channel>[CGD][A-Z0-9]+)/p(?P<sec>\d{10})(?P<frac>\d{6})"
+    _HOST + r"/archives/(?P<channel>[CGD][A-Z0-9]+)/p(?P<sec>\d{10})(?P<frac>\d{6})"
     r"(?:\?(?P<query>[^>|\s]*))?"
 )
 # https://team.slack.com/files/U0123/F0456/name.m4a
-_FILE_LINK = re.compile(r"https://[\w.-]*slack\.com/files/[UW][A-Z0-9]+/(?P<file>F[A-Z0-9]+)")
+_FILE_LINK = re.compile(_HOST + r"/files/[UW][A-Z0-9]+/(?P<file>F[A-Z0-9]+)")
 _THREAD_TS = re.compile(r"thread_ts=(\d{10}\.\d{6})")
 
 
@@ -22,6 +23,7 @@ class MessageLink:
     channel_id: str
     ts: str
     thread_ts: str | None
+    host: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Command:
     action: Literal["latest", "message", "file", "help", "auto", "language", "translate", "usage"]
     value: str | bool | None = None
     message: MessageLink | None = None
+    #: The host of a message or file link (`team.slack.com`), to spot other workspaces.
+    link_host: str = ""
 
 
 USAGE = (
@@ -47,12 +51,26 @@ def parse_message_link(text: str) -> MessageLink | None:
         channel_id=m.group("channel"),
         ts=f"{m.group('sec')}.{m.group('frac')}",
         thread_ts=thread.group(1) if thread else None,
+        host=m.group("host").lower(),
     )
 
 
-def parse_file_link(text: str) -> str | None:
+def parse_file_link(text: str) -> tuple[str, str] | None:
+    """(file id, host) of a Slack file link."""
     m = _FILE_LINK.search(text)
-    return m.group("file") if m else None
+    return (m.group("file"), m.group("host").lower()) if m else None
+
+
+def is_other_workspace(link_host: str, team_domain: str) -> bool:
+    """Does a link's host name another workspace than `team_domain`?
+
+    Only a plain `<team>.slack.com` host is judged; anything else (`app.slack.com`,
+    Enterprise Grid org hosts) is left to the Web API to accept or refuse.
+    """
+    parts = link_host.lower().split(".")
+    if not team_domain or len(parts) != 3 or parts[0] in ("app", "www"):
+        return False
+    return parts[0] != team_domain.lower()
 
 
 def parse_command(text: str) -> Command:
@@ -62,28 +80,30 @@ def parse_command(text: str) -> Command:
     if not words:
         return Command("latest")
     head = words[0].lower()
-    if head == "help":
+    if head == "help" and len(words) == 1:
         return Command("help")
-    if head == "auto" and len(words) == 2 and words[1].lower() in ("on", "off"):
-        return Command("auto", words[1].lower() == "on")
-    if head == "language" and len(words) == 2:
-        code = words[1]
-        if code.lower() == "auto":
-            return Command("language", None)
-        if _LANG.match(code):
-            return Command("language", code)
-    if head == "translate" and len(words) == 2:
-        code = words[1]
-        if code.lower() == "off":
-            return Command("translate", None)
-        if _LANG.match(code):
-            return Command("translate", code)
+    if head == "auto":
+        if len(words) == 2 and words[1].lower() in ("on", "off"):
+            return Command("auto", words[1].lower() == "on")
+        return Command("usage", "`/transcribe auto` takes `on` or `off`.")
+    if head in ("language", "translate"):
+        action: Literal["language", "translate"] = "language" if head == "language" else "translate"
+        off = "auto" if action == "language" else "off"
+        if len(words) == 2 and words[1].lower() == off:
+            return Command(action, None)
+        if len(words) == 2 and _LANG.match(words[1]):
+            return Command(action, words[1])
+        return Command(
+            "usage",
+            f"`/transcribe {head}` takes a language code such as `en`, `de` or `pt-BR`, "
+            f"or `{off}`.",
+        )
     link = parse_message_link(stripped)
     if link is not None:
-        return Command("message", message=link)
-    file_id = parse_file_link(stripped)
-    if file_id is not None:
-        return Command("file", file_id)
+        return Command("message", message=link, link_host=link.host)
+    file_link = parse_file_link(stripped)
+    if file_link is not None:
+        return Command("file", file_link[0], link_host=file_link[1])
     return Command("usage")
 
 

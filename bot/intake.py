@@ -1,8 +1,9 @@
 """Turns what Slack sends into jobs: which events deserve work, and which job.
 
 Handlers call these methods after parsing and before answering Slack; every
-method is fast (a journal write, at most a settings read), because the HTTP
-answer waits for it. Anything that needs the Web API runs later in the job.
+method is fast (a journal write, at most a store read), because the HTTP answer
+waits for it. Anything that needs the Web API (finding a linked message, checking
+that the bot can read a channel) runs later, in a `locate` job (`bot.asks`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from bot.slack_files import media_files
 from bot.store import ChannelSettings, Store
 
 logger = logging.getLogger(__name__)
+
+#: Message subtypes that are someone saying something; everything else (edits, deletions,
+#: joins, topic changes, …) is not a share and is ignored.
+_SPOKEN_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast", "bot_message"})
 
 
 @dataclass(frozen=True)
@@ -40,67 +45,66 @@ class Intake:
             return self.config.auto_transcribe
         return settings.auto_transcribe
 
-    def _ignored_sender(self, event: dict[str, Any]) -> bool:
-        if event.get("subtype") in ("message_changed", "message_deleted", "bot_message"):
-            return not (event.get("subtype") == "bot_message" and self.config.answer_other_bots)
-        return bool(event.get("bot_id") and not self.config.answer_other_bots)
+    def ignored(self, event: dict[str, Any], bot_user_id: str | None = None) -> bool:
+        """Edits, deletions and other non-messages; the bot itself; other bots unless allowed."""
+        if event.get("subtype") not in _SPOKEN_SUBTYPES or event.get("hidden"):
+            return True
+        if bot_user_id and event.get("user") == bot_user_id:
+            return True
+        from_bot = bool(event.get("bot_id")) or event.get("subtype") == "bot_message"
+        return from_bot and not self.config.answer_other_bots
 
-    async def file_share_message(self, event: dict[str, Any], team_id: str = "") -> int:
-        """A `message` event with files: one job per media file, if the channel wants it."""
-        if self._ignored_sender(event):
-            return 0
-        files = media_files(event.get("files"))
-        if not files:
+    async def message(
+        self, event: dict[str, Any], *, team_id: str = "", bot_user_id: str | None = None
+    ) -> int:
+        """A `message` event: one job per media file if the channel wants it (DMs always).
+
+        In a DM, plain text in a transcribed thread is a question about the recording
+        (mentions, which carry questions in channels, do not exist there).
+        """
+        if self.ignored(event, bot_user_id):
             return 0
         channel = str(event.get("channel") or "")
         channel_type = event.get("channel_type")
+        files = media_files(event.get("files"))
+        if not files:
+            if channel_type == "im" and event.get("thread_ts") and not event.get("files"):
+                return int(await self._dm_question(event, team_id=team_id))
+            return 0
         if not await self.auto_enabled(channel, channel_type):
             return 0
-        ts = str(event.get("ts") or "")
-        thread_ts = str(event.get("thread_ts") or ts)
-        created = 0
-        for file in files:
-            job = Job(
-                id=transcribe_job_id(channel, str(file["id"])),
-                team_id=team_id,
-                channel_id=channel,
-                thread_ts=thread_ts,
-                message_ts=ts,
-                file_id=str(file["id"]),
-                user_id=str(event.get("user") or ""),
-                requested=channel_type == "im",
-            )
-            created += await self.queue.submit(job)
-        return created
-
-    async def file_shared(self, event: dict[str, Any], team_id: str = "") -> bool:
-        """A `file_shared` event (file id only). Same job id as the message event's."""
-        channel = str(event.get("channel_id") or "")
-        file_id = str(event.get("file_id") or (event.get("file") or {}).get("id") or "")
-        if not channel or not file_id:
-            return False
-        if not await self.auto_enabled(channel, "im" if channel.startswith("D") else None):
-            return False
-        return await self.queue.submit(
-            Job(
-                id=transcribe_job_id(channel, file_id),
-                team_id=team_id,
-                channel_id=channel,
-                file_id=file_id,
-                user_id=str(event.get("user_id") or ""),
-                requested=channel.startswith("D"),
-            )
+        return await self._submit_files(
+            event,
+            channel_id=channel,
+            user_id=str(event.get("user") or ""),
+            team_id=team_id,
+            requested=channel_type == "im",
         )
 
-    async def request_message(
+    async def _dm_question(self, event: dict[str, Any], *, team_id: str) -> bool:
+        channel = str(event.get("channel") or "")
+        thread_ts = str(event.get("thread_ts") or "")
+        text = str(event.get("text") or "").strip()
+        if not text or await self.store.thread_transcript(channel, thread_ts) is None:
+            return False
+        return await self.question(
+            channel_id=channel,
+            thread_ts=thread_ts,
+            message_ts=str(event.get("ts") or ""),
+            user_id=str(event.get("user") or ""),
+            text=text,
+            team_id=team_id,
+        )
+
+    async def _submit_files(
         self,
+        message: dict[str, Any],
         *,
         channel_id: str,
-        message: dict[str, Any],
         user_id: str,
-        team_id: str = "",
+        team_id: str,
+        requested: bool,
     ) -> int:
-        """Someone asked for this message's media (shortcut, message link)."""
         ts = str(message.get("ts") or "")
         thread_ts = str(message.get("thread_ts") or ts)
         created = 0
@@ -114,20 +118,22 @@ class Intake:
                     message_ts=ts,
                     file_id=str(file["id"]),
                     user_id=user_id,
-                    requested=True,
+                    requested=requested,
                 )
             )
         return created
 
-    async def request_file(self, *, channel_id: str, file_id: str, user_id: str) -> bool:
-        return await self.queue.submit(
-            Job(
-                id=transcribe_job_id(channel_id, file_id),
-                channel_id=channel_id,
-                file_id=file_id,
-                user_id=user_id,
-                requested=True,
-            )
+    async def request_message(
+        self,
+        *,
+        channel_id: str,
+        message: dict[str, Any],
+        user_id: str,
+        team_id: str = "",
+    ) -> int:
+        """Someone asked for this message's media (a mention that carries the files itself)."""
+        return await self._submit_files(
+            message, channel_id=channel_id, user_id=user_id, team_id=team_id, requested=True
         )
 
     async def locate(
@@ -136,31 +142,51 @@ class Intake:
         channel_id: str,
         user_id: str,
         request_id: str,
+        team_id: str = "",
         thread_ts: str = "",
         message_ts: str = "",
+        file_id: str = "",
         question: str | None = None,
+        response_url: str = "",
     ) -> bool:
-        """Work out later (with the Web API) which media is meant, or answer a question."""
+        """Work out later, with the Web API, which media is meant, and transcribe it.
+
+        `file_id` → that file; `message_ts` → that message's media; `thread_ts` → the
+        newest media without a transcript in that thread; nothing → in the channel.
+        A `question` is answered once the transcript is there.
+        """
         return await self.queue.submit(
             Job(
                 id=f"l:{channel_id}:{request_id}",
                 kind="locate",
+                team_id=team_id,
                 channel_id=channel_id,
                 thread_ts=thread_ts,
                 message_ts=message_ts,
+                file_id=file_id,
                 user_id=user_id,
                 requested=True,
                 question=question or None,
+                response_url=response_url,
             )
         )
 
     async def question(
-        self, *, channel_id: str, thread_ts: str, message_ts: str, user_id: str, text: str
+        self,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        message_ts: str,
+        user_id: str,
+        text: str,
+        team_id: str = "",
     ) -> bool:
+        """A question in a thread that has a transcript: answered from it."""
         return await self.queue.submit(
             Job(
                 id=answer_job_id(channel_id, message_ts),
                 kind="answer",
+                team_id=team_id,
                 channel_id=channel_id,
                 thread_ts=thread_ts,
                 message_ts=message_ts,
@@ -169,6 +195,9 @@ class Intake:
                 question=text,
             )
         )
+
+    async def has_transcript(self, channel_id: str, thread_ts: str) -> bool:
+        return await self.store.thread_transcript(channel_id, thread_ts) is not None
 
     async def apply_setting(self, channel_id: str, command: Command) -> ChannelSettings:
         field = {"auto": "auto_transcribe", "language": "language", "translate": "translate_to"}
@@ -180,8 +209,16 @@ class Intake:
         s = await self.store.get_channel_settings(channel_id)
         auto = self.config.auto_transcribe if s.auto_transcribe is None else s.auto_transcribe
         return (
-            f"Automatic transcription here: *{'on' if auto else 'off'}*"
+            f"Settings here: automatic transcription *{'on' if auto else 'off'}*"
             f"{' (default)' if s.auto_transcribe is None else ''} · "
             f"language: *{s.language or 'auto-detect'}* · "
             f"translation: *{s.translate_to or 'off'}*"
+        )
+
+    def describe_defaults(self) -> str:
+        auto = "on" if self.config.auto_transcribe else "off"
+        bots = "answered" if self.config.answer_other_bots else "ignored"
+        return (
+            f"Defaults for every channel: automatic transcription *{auto}*, language "
+            f"*auto-detect*, translation *off*. Files from other bots are {bots}."
         )

@@ -22,7 +22,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.asks import answer_question, locate_media
+from bot.asks import answer_question, ask_after_transcript, locate_media
 from bot.errors import FileAccessError, NotMediaError, UserFacingError
 from bot.gemini import GeminiTranscriber, Usage
 from bot.job_spec import Job, reply_marker
@@ -105,6 +105,8 @@ class Pipeline:
                 await locate_media(self, job)
             else:
                 await self._transcribe(job, attempt, log)
+                if job.question:  # asked before there was a transcript: answer it now
+                    await ask_after_transcript(self, job)
             outcome: Outcome = "done"
         except UserFacingError as exc:
             log.info("job failed: %s (%s)", exc.reason, exc)

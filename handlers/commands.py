@@ -1,4 +1,4 @@
-"""The `/transcribe` slash command."""
+"""The `/transcribe` slash command: answered at once; any lookup runs after the ack."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.commands import USAGE, parse_command
+from bot.commands import USAGE, is_other_workspace, parse_command
 from bot.intake import Intake
 
 HELP = (
@@ -14,11 +14,15 @@ HELP = (
     "the file's thread with a summary and a speaker-labelled, timestamped transcript.\n"
     "• `/transcribe` — the latest recording here (or in this thread) without a transcript\n"
     "• `/transcribe <message link or file link>` — that message's or file's recording\n"
-    "• `/transcribe auto on|off` — transcribe every clip shared in this channel, or only on request\n"
+    "• `/transcribe auto on|off` — transcribe every clip shared in this channel, or only on "
+    "request\n"
     "• `/transcribe language <code>|auto` — the language people speak here (e.g. `de`)\n"
-    "• `/transcribe translate <code>|off` — translate segments into this language\n"
-    "• the *Transcribe* message shortcut, or mention me in a recording's thread; "
-    "mention me with a question in a transcribed thread to ask about the recording."
+    "• `/transcribe translate <code>|off` — translate the transcript into this language\n"
+    "• `/transcribe help` — this message\n"
+    "• the *Transcribe* message shortcut (⋮ on a message) — that message's recording\n"
+    "• mention me in a recording's thread to transcribe it; mention me with a question in a "
+    "transcribed thread to ask about the recording\n"
+    "• send me a voice note or a recording directly and I'll transcribe it in our DM"
 )
 
 
@@ -27,15 +31,32 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
     async def on_transcribe(ack: AsyncAck, command: dict[str, Any]) -> None:
         channel = str(command.get("channel_id") or "")
         user = str(command.get("user_id") or "")
+        team = str(command.get("team_id") or "")
+        request_id = str(command.get("trigger_id") or "")
+        response_url = str(command.get("response_url") or "")
         parsed = parse_command(str(command.get("text") or ""))
-        if parsed.action == "help":
+        if parsed.link_host and is_other_workspace(
+            parsed.link_host, str(command.get("team_domain") or "")
+        ):
+            await ack(
+                text=f"That link is to another workspace ({parsed.link_host}). I can only "
+                "transcribe recordings in this one: share the recording here, or use the "
+                "slack-scribe installed in that workspace.",
+                response_type="ephemeral",
+            )
+        elif parsed.action == "help":
             await ack(text=HELP + "\n\n" + await intake.describe_channel(channel))
         elif parsed.action in ("auto", "language", "translate"):
             await intake.apply_setting(channel, parsed)
             await ack(text="Saved. " + await intake.describe_channel(channel))
         elif parsed.action == "latest":
             await intake.locate(
-                channel_id=channel, user_id=user, request_id=str(command.get("trigger_id") or "")
+                channel_id=channel,
+                user_id=user,
+                request_id=request_id,
+                team_id=team,
+                thread_ts=str(command.get("thread_ts") or ""),
+                response_url=response_url,
             )
             await ack(text="Looking for the latest recording here without a transcript…")
         elif parsed.action == "message" and parsed.message is not None:
@@ -43,13 +64,23 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
             await intake.locate(
                 channel_id=link.channel_id,
                 user_id=user,
-                request_id=str(command.get("trigger_id") or link.ts),
+                request_id=request_id or link.ts,
+                team_id=team,
                 thread_ts=link.thread_ts or "",
                 message_ts=link.ts,
+                response_url=response_url,
             )
             await ack(text="On it: I'll transcribe that message's recording in its thread.")
         elif parsed.action == "file" and isinstance(parsed.value, str):
-            await intake.request_file(channel_id=channel, file_id=parsed.value, user_id=user)
+            await intake.locate(
+                channel_id=channel,
+                user_id=user,
+                request_id=request_id or parsed.value,
+                team_id=team,
+                file_id=parsed.value,
+                response_url=response_url,
+            )
             await ack(text="On it: I'll transcribe that file in the thread where it was shared.")
         else:
-            await ack(text=USAGE)
+            hint = f"{parsed.value} " if isinstance(parsed.value, str) else ""
+            await ack(text=hint + USAGE)

@@ -1,54 +1,61 @@
-"""Event listeners: shared files, mentions."""
+"""Event listeners: messages (shared files, DMs), mentions, and file_shared."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from bot.commands import strip_mention
 from bot.intake import Intake
-
-logger = logging.getLogger(__name__)
+from bot.slack_files import media_files
 
 
 def register(app: AsyncApp, intake: Intake) -> None:
-    @app.event({"type": "message", "subtype": "file_share"})
-    async def on_file_share(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.file_share_message(event, team_id=context.team_id or "")
+    @app.event("message")
+    async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        # Every message subtype lands here (edits and deletions too, so Slack does not
+        # retry them); the intake decides what deserves work.
+        await intake.message(event, team_id=context.team_id or "", bot_user_id=context.bot_user_id)
 
     @app.event("file_shared")
-    async def on_file_shared(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        await intake.file_shared(event, team_id=context.team_id or "")
+    async def on_file_shared() -> None:
+        # The `message` event of the same share carries everything (who shared it, where,
+        # whether a bot did), so this one is only acknowledged. Kept for apps whose
+        # manifest still subscribes to it.
+        return None
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if intake.ignored(event, context.bot_user_id):
+            return
         channel = str(event.get("channel") or "")
         ts = str(event.get("ts") or "")
         thread_ts = str(event.get("thread_ts") or ts)
         user = str(event.get("user") or "")
-        text = strip_mention(str(event.get("text") or ""), context.bot_user_id)
-        if event.get("files"):
-            await intake.request_message(channel_id=channel, message=event, user_id=user)
-            return
-        has_transcript = await intake.store.thread_transcript(channel, thread_ts) is not None
-        if text and has_transcript:
-            await intake.question(
-                channel_id=channel, thread_ts=thread_ts, message_ts=ts, user_id=user, text=text
+        team = context.team_id or ""
+        if media_files(event.get("files")):
+            await intake.request_message(
+                channel_id=channel, message=event, user_id=user, team_id=team
             )
-        else:
-            await intake.locate(
+            return
+        text = strip_mention(str(event.get("text") or ""), context.bot_user_id)
+        if text and await intake.has_transcript(channel, thread_ts):
+            await intake.question(
                 channel_id=channel,
-                user_id=user,
-                request_id=ts,
                 thread_ts=thread_ts,
                 message_ts=ts,
-                question=text or None,
+                user_id=user,
+                text=text,
+                team_id=team,
             )
-
-    @app.event("message")
-    async def on_other_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        # Plain messages, edits and deletions: nothing to do, but acknowledged so Slack
-        # does not retry them.
-        return None
+            return
+        # Which recording is meant needs the Web API: that runs after the ack.
+        await intake.locate(
+            channel_id=channel,
+            user_id=user,
+            request_id=ts,
+            team_id=team,
+            thread_ts=thread_ts,
+            question=text or None,
+        )

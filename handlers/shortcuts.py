@@ -1,4 +1,4 @@
-"""The "Transcribe" message shortcut."""
+"""The "Transcribe" message shortcut: that message's media, into its thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.intake import Intake
+from bot.slack_files import media_files
 
 
 def register(app: AsyncApp, intake: Intake, callback_id: str) -> None:
@@ -17,14 +18,25 @@ def register(app: AsyncApp, intake: Intake, callback_id: str) -> None:
         await ack()
         channel = str((shortcut.get("channel") or {}).get("id") or "")
         user = str((shortcut.get("user") or {}).get("id") or "")
+        team = str((shortcut.get("team") or {}).get("id") or "")
         message = shortcut.get("message") or {}
-        created = await intake.request_message(channel_id=channel, message=message, user_id=user)
-        if not message.get("files"):
-            await respond(
-                text="That message has no files to transcribe.", response_type="ephemeral"
+        ts = str(message.get("ts") or shortcut.get("message_ts") or "")
+        if not media_files(message.get("files")):
+            text = (
+                "That message has files, but no audio or video to transcribe."
+                if message.get("files")
+                else "That message has no audio or video to transcribe."
             )
-        elif created == 0:
-            await respond(
-                text="That message has no audio or video, or it is already being transcribed.",
-                response_type="ephemeral",
-            )
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        # The worker checks the bot can read and answer in that conversation (the answer
+        # to a shortcut must come back within 3 s), then transcribes whatever is not yet.
+        await intake.locate(
+            channel_id=channel,
+            user_id=user,
+            request_id=str(shortcut.get("trigger_id") or ts),
+            team_id=team,
+            thread_ts=str(message.get("thread_ts") or ""),
+            message_ts=ts,
+            response_url=str(shortcut.get("response_url") or ""),
+        )
