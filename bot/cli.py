@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         _require_for(args.command, settings)
     except SettingsError as exc:
-        print(f"slack-scribe: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"slack-scribe: {line}", file=sys.stderr)
         return 2
     from bot.logs import setup_logging
 

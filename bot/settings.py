@@ -82,6 +82,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with xapp- (an app-level token with connections:write)")
         return v
 
+    @field_validator("scribe_log_level")
+    @classmethod
+    def _log_level_name(cls, v: str) -> str:
+        if v.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return v.upper()
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_shape(cls, v: str) -> str:
@@ -114,7 +121,7 @@ _HOW_TO_SET = {
 
 
 def load_settings() -> Settings:
-    """Build Settings, turning validation errors into one readable line without values."""
+    """Build Settings, turning validation errors into readable lines without values."""
     try:
         return Settings()
     except ValidationError as exc:
@@ -122,4 +129,5 @@ def load_settings() -> Settings:
         for err in exc.errors(include_input=False, include_url=False):
             name = str(err["loc"][0]).upper() if err["loc"] else "settings"
             problems.append(f"{name}: {err['msg']}")
-        raise SettingsError("invalid setting " + "; ".join(problems)) from None
+        # One line per problem: `check` and the other commands print them as they are.
+        raise SettingsError("\n".join(f"invalid setting {p}" for p in problems)) from None
