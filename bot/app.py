@@ -7,8 +7,9 @@ tests, with settings that point at the emulators).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from google import genai
@@ -25,6 +26,7 @@ from bot.intake import Intake, IntakeConfig
 from bot.jobs import Pipeline, PipelineConfig
 from bot.metrics import Metrics
 from bot.queue import JobQueue
+from bot.retention import purge_periodically
 from bot.settings import Settings
 from bot.store import Store
 from handlers import register_handlers
@@ -80,6 +82,7 @@ class Runtime:
     pipeline: Pipeline
     intake: Intake
     metrics: Metrics
+    purger: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
     async def create(cls, settings: Settings) -> Runtime:
@@ -145,8 +148,15 @@ class Runtime:
 
     async def start_workers(self) -> None:
         await self.queue.start(self.pipeline)
+        self.purger = asyncio.create_task(
+            purge_periodically(self.store, self.settings.scribe_retention_days)
+        )
 
     async def close(self) -> None:
+        if self.purger is not None:
+            self.purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.purger
         await self.queue.shutdown(self.settings.scribe_shutdown_grace_s)
         await self.store.close()
         await self.http.close()
