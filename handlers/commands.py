@@ -35,20 +35,23 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
         request_id = str(command.get("trigger_id") or "")
         response_url = str(command.get("response_url") or "")
         parsed = parse_command(str(command.get("text") or ""))
+
+        async def answer(text: str) -> None:
+            await ack(text=text, response_type="ephemeral")
+
         if parsed.link_host and is_other_workspace(
             parsed.link_host, str(command.get("team_domain") or "")
         ):
-            await ack(
-                text=f"That link is to another workspace ({parsed.link_host}). I can only "
+            await answer(
+                f"That link is to another workspace ({parsed.link_host}). I can only "
                 "transcribe recordings in this one: share the recording here, or use the "
-                "slack-scribe installed in that workspace.",
-                response_type="ephemeral",
+                "slack-scribe installed in that workspace."
             )
         elif parsed.action == "help":
-            await ack(text=HELP + "\n\n" + await intake.describe_channel(channel))
+            await answer(HELP + "\n\n" + await intake.describe_channel(channel))
         elif parsed.action in ("auto", "language", "translate"):
             await intake.apply_setting(channel, parsed)
-            await ack(text="Saved. " + await intake.describe_channel(channel))
+            await answer("Saved. " + await intake.describe_channel(channel))
         elif parsed.action == "latest":
             await intake.locate(
                 channel_id=channel,
@@ -58,7 +61,7 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
                 thread_ts=str(command.get("thread_ts") or ""),
                 response_url=response_url,
             )
-            await ack(text="Looking for the latest recording here without a transcript…")
+            await answer("Looking for the latest recording here without a transcript…")
         elif parsed.action == "message" and parsed.message is not None:
             link = parsed.message
             await intake.locate(
@@ -70,7 +73,7 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
                 message_ts=link.ts,
                 response_url=response_url,
             )
-            await ack(text="On it: I'll transcribe that message's recording in its thread.")
+            await answer("On it: I'll transcribe that message's recording in its thread.")
         elif parsed.action == "file" and isinstance(parsed.value, str):
             await intake.locate(
                 channel_id=channel,
@@ -80,7 +83,7 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
                 file_id=parsed.value,
                 response_url=response_url,
             )
-            await ack(text="On it: I'll transcribe that file in the thread where it was shared.")
+            await answer("On it: I'll transcribe that file in the thread where it was shared.")
         else:
             hint = f"{parsed.value} " if isinstance(parsed.value, str) else ""
-            await ack(text=hint + USAGE)
+            await answer(hint + USAGE)
