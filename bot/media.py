@@ -29,8 +29,6 @@ import logging
 from pathlib import Path
 
 import av
-import av.container
-import av.stream
 import numpy as np
 
 from bot.errors import CorruptMediaError, NotMediaError, SilentMediaError, TooLongError
