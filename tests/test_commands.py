@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from bot.commands import MessageLink, is_other_workspace, parse_command, strip_mention
 from bot.job_spec import transcribe_job_id
 from tests.asking import CHANNEL, command, link, notices, running, share, transcripts
 from tests.conftest import Server, settle, wait_for
@@ -209,3 +212,68 @@ async def test_failed_transcription_can_be_asked_for_again(
     await wait_for(lambda: slack.response_url_posts)
     assert "already has a transcript" in notices(slack)[0]
     assert len(transcripts(slack, CHANNEL, event["ts"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "value"),
+    [
+        ("", "latest", None),
+        ("   ", "latest", None),
+        ("help", "help", None),
+        ("HELP", "help", None),
+        ("auto on", "auto", True),
+        ("auto Off", "auto", False),
+        ("language pt-BR", "language", "pt-BR"),
+        ("language auto", "language", None),
+        ("translate en", "translate", "en"),
+        ("translate off", "translate", None),
+        (
+            "translate",
+            "usage",
+            "`/transcribe translate` takes a language code such as `en`, "
+            "`de` or `pt-BR`, or `off`.",
+        ),
+        (
+            "language 12",
+            "usage",
+            "`/transcribe language` takes a language code such as `en`, "
+            "`de` or `pt-BR`, or `auto`.",
+        ),
+        ("<https://t.slack.com/files/U0A/F0B1/x.m4a|x.m4a>", "file", "F0B1"),
+        ("https://notslack.com/files/U0A/F0B1/x.m4a", "usage", None),
+        ("help me", "usage", None),
+    ],
+)
+def test_parse_command(text: str, action: str, value: object) -> None:
+    parsed = parse_command(text)
+    assert (parsed.action, parsed.value) == (action, value)
+
+
+def test_parse_message_links() -> None:
+    top = parse_command("<https://team.slack.com/archives/C0A1/p1700000000000100>")
+    assert top.message == MessageLink("C0A1", "1700000000.000100", None, "team.slack.com")
+    reply = parse_command(
+        "https://team.slack.com/archives/C0A1/p1700000000000200?thread_ts=1700000000.000100&cid=C0A1"
+    )
+    assert reply.message is not None and reply.message.thread_ts == "1700000000.000100"
+
+
+@pytest.mark.parametrize(
+    ("host", "team", "other"),
+    [
+        ("team.slack.com", "team", False),
+        ("Team.slack.com", "team", False),
+        ("elsewhere.slack.com", "team", True),
+        ("app.slack.com", "team", False),
+        ("acme.enterprise.slack.com", "team", False),
+        ("elsewhere.slack.com", "", False),
+    ],
+)
+def test_is_other_workspace(host: str, team: str, other: bool) -> None:
+    assert is_other_workspace(host, team) is other
+
+
+def test_strip_mention() -> None:
+    assert strip_mention("<@U0BOT> who spoke?", "U0BOT") == "who spoke?"
+    assert strip_mention("hey <@U0BOT>", "U0BOT") == "hey"
+    assert strip_mention("<@U0BOT>", None) == ""
