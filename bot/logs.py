@@ -21,20 +21,23 @@ from typing import Any
 _TOKEN_SHAPES = re.compile(r"xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 _CONTEXT_FIELDS = ("job_id", "channel", "file_id")
 
-#: Libraries that log request and response bodies (transcripts, prompts) at DEBUG.
-#: They stay at INFO or above whatever SCRIBE_LOG_LEVEL says.
-_CHATTY_LIBRARIES = (
-    "slack_sdk",
-    "slack_bolt",
-    "google_genai",
-    "google.genai",
-    "httpx",
-    "httpcore",
-    "aiohttp.client",
-    "aiosqlite",
-    "arq",
-    "asyncio",
-)
+#: Libraries that log request and response bodies (transcripts, prompts) at DEBUG stay at
+#: INFO or above whatever SCRIBE_LOG_LEVEL says; HTTP clients that log every request at INFO
+#: (the genai SDK vendors httpx as httpx2) stay at WARNING.
+_LIBRARY_FLOORS = {
+    "slack_sdk": logging.INFO,
+    "slack_bolt": logging.INFO,
+    "google_genai": logging.INFO,
+    "google.genai": logging.INFO,
+    "aiohttp.client": logging.INFO,
+    "aiosqlite": logging.INFO,
+    "arq": logging.INFO,
+    "asyncio": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpx2": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "httpcore2": logging.WARNING,
+}
 
 _job: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "scribe_job_context", default=None
@@ -130,6 +133,5 @@ def setup_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [build_handler(fmt, secrets)]
     root.setLevel(level.upper())
-    floor = max(root.level, logging.INFO)
-    for name in _CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(floor)
+    for name, floor in _LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(max(root.level, floor))
