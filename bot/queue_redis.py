@@ -9,8 +9,8 @@ How it keeps "acknowledged → finished exactly once" across processes and machi
   (keep_result=0): it would stop deduping after its TTL, ours does not.
 - arq runs a job only while `arq:in-progress:<id>` exists for it. arq sets that key for the
   job timeout + 10 s, which would leave a dead worker's job stuck for the whole budget
-  (30 min by default). Instead the running job renews it as a lease of
-  SCRIBE_WORKER_LEASE_S every third of that: a live worker keeps it, a worker killed with
+  (30 min by default). Instead the key is a lease of SCRIBE_WORKER_LEASE_S, set at the
+  claim and renewed by the running job every third of that: a live worker keeps it, a worker killed with
   kill -9 stops renewing, the key expires, and the next poll of another worker picks the
   job up (it stays in arq's queue until it finishes). The pipeline then sees attempt ≥ 2 and
   looks for its reply marker in the thread, so the reply is posted once.
@@ -30,7 +30,7 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
 from arq.jobs import serialize_job
-from arq.worker import Worker, func
+from arq.worker import Retry, Worker, func
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
@@ -52,6 +52,8 @@ RUNNING_KEY = f"{PREFIX}running"
 POLL_DELAY_S = 0.25
 #: How often a worker writes arq's health-check key (`arq --check` reads it).
 HEALTH_CHECK_INTERVAL_S = 60
+#: A job that could not even be marked running (Redis unreachable) goes back for this long.
+RETRY_AFTER_REDIS_ERROR_S = 5.0
 #: arq's hard limit on one run, above the pipeline's own budget: only a job that ignores
 #: its budget is stopped here (and recorded as failed).
 JOB_TIMEOUT_MARGIN_S = 60.0
@@ -219,6 +221,10 @@ class RedisWorker:
             expires_extra_ms=self._retention_s * 1000,
             log_results=False,
         )
+        # arq claims a job by setting its in-progress key for the job timeout + 10 s; make
+        # that the lease too, so a worker that dies between the claim and the first renewal
+        # does not hold the job for the whole budget either.
+        self._worker.in_progress_timeout_s = self._lease_s
         self._main = asyncio.create_task(self._worker.main(), name="scribe-arq-worker")
         self._worker.main_task = self._main
 
@@ -226,10 +232,6 @@ class RedisWorker:
         """Return when the worker stops by itself (it only does on an error: raised here)."""
         assert self._main is not None, "start() first"
         await asyncio.shield(self._main)
-
-    @property
-    def running(self) -> int:
-        return 0 if self._worker is None else sum(not t.done() for t in self._worker.tasks.values())
 
     async def stop(self, grace_s: float) -> None:
         """Stop taking jobs; let running ones finish within grace_s; requeue the rest."""
@@ -262,14 +264,25 @@ class RedisWorker:
 
     async def _run_job(self, ctx: dict[str, Any], spec: str) -> Outcome:
         job = Job.model_validate_json(spec)
-        attempt = await self._queue.begin(job)
+        try:
+            attempt = await self._queue.begin(job)
+        except RedisError as exc:
+            # Not started: have arq put it back rather than count it as failed (and drop it).
+            logger.warning("job %s: could not mark it running (%s); retrying soon", job.id, exc)
+            raise Retry(defer=RETRY_AFTER_REDIS_ERROR_S) from exc
         if attempt > MAX_ATTEMPTS:
             logger.error("job %s gave up after %d starts", job.id, attempt - 1)
             await self._queue.finish(job.id, "failed", "gave up after repeated crashes")
             return "failed"
         lease = asyncio.create_task(self._hold_lease(job.id), name=f"lease-{job.id}")
         try:
-            outcome = await self._handler(job, attempt)
+            # Stop the job ourselves just before arq would, so that the record says why.
+            async with asyncio.timeout(self._job_timeout_s - JOB_TIMEOUT_MARGIN_S / 2):
+                outcome = await self._handler(job, attempt)
+        except TimeoutError:
+            logger.error("job %s ran past its time budget; stopped", job.id)
+            await self._queue.finish(job.id, "failed", "ran past its time budget")
+            return "failed"
         except asyncio.CancelledError:
             # Shutdown past the grace period: arq re-queues the job; say so in the record.
             await asyncio.shield(self._queue.finish(job.id, "queued"))
