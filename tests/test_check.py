@@ -196,3 +196,9 @@ async def test_cli_check_exit_status_and_invalid_settings(
     assert "xoxb-" in lines[0]
     assert lines[1].startswith("slack-scribe: invalid setting SCRIBE_MAX_CONCURRENCY: ")
     assert "not-a-token" not in bad_err
+
+
+def test_built_in_scopes_match_the_repository_manifest() -> None:
+    scopes, source = required_bot_scopes()
+    if source == "manifest.yml":  # an installed copy without the checkout has only the list
+        assert set(scopes) == set(REQUIRED_BOT_SCOPES)
