@@ -106,7 +106,7 @@ def build_audio(cache: Path, minutes: int) -> Path:
 
 def _roster_or_default(request: dict[str, Any]) -> Any:
     """The roster pass gets a roster; everything else the emulator's default answer."""
-    if roster_prompt() in json.dumps(request.get("input")):
+    if roster_prompt() in json.dumps(request.get("input"), ensure_ascii=False):
         return {"speakers": ROSTER}
     return None
 
@@ -134,15 +134,16 @@ async def measure(
     )
     config = gemini_config(settings)
     client = build_client(config)
-    gemini = GeminiTranscriber(
-        client, config, concurrency=asyncio.Semaphore(settings.scribe_max_concurrency)
-    )
+    concurrency = settings.scribe_max_concurrency
+    gemini = GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(concurrency))
     usage = Usage()
     options = TranscribeOptions()
     try:
         started = time.perf_counter()
         if chunked:
-            transcript, chunks = await transcribe_recording(gemini, audio, workdir, options, usage)
+            transcript, chunks = await transcribe_recording(
+                gemini, audio, workdir, options, usage, concurrency=concurrency
+            )
         else:
             transcript, chunks = await transcribe_piece(gemini, audio, options, usage), 1
         elapsed = time.perf_counter() - started

@@ -5,14 +5,20 @@ long recordings are split at quiet points up front and the chunks transcribed
 concurrently; a truncated answer for shorter audio falls back to the same path.
 A short first pass lists the voices, and every chunk gets that roster so the
 labels agree across chunks.
+
+Gemini's answer time grows with its length, so a job's wall time is set by the
+busiest request slot: chunks come in a multiple of the concurrency limit and are
+of equal length, so every slot gets the same share and no round runs half empty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from pathlib import Path
 
+from bot.errors import UserFacingError
 from bot.exports import to_text
 from bot.gemini import GeminiTranscriber, TruncatedAnswerError, Usage
 from bot.media import PreparedAudio, split_audio
@@ -28,11 +34,27 @@ logger = logging.getLogger(__name__)
 
 #: Recordings longer than this are chunked before the first request.
 CHUNK_ABOVE_S = 20 * 60.0
-#: Target chunk length: ~10 min is ~19k input tokens and a few thousand output tokens,
-#: far from the output cap, and short enough that chunks finish close together.
-CHUNK_S = 10 * 60.0
-#: A truncated answer for audio shorter than this is not split further.
+#: Longest chunk: 12 min is ~23k input tokens and a few thousand output tokens, far from
+#: the output cap, and short enough for Gemini to keep its timestamps straight.
+MAX_CHUNK_S = 12 * 60.0
+#: A truncated answer for audio shorter than this is not split further; no chunk is
+#: planned shorter than this either (each costs a request and a prompt).
 MIN_SPLIT_S = 60.0
+#: SCRIBE_MAX_CONCURRENCY's default: how many chunk requests run at once.
+DEFAULT_CONCURRENCY = 4
+
+
+def plan_chunk_count(duration_s: float, concurrency: int, *, at_least: int = 1) -> int:
+    """How many equal chunks to cut: a multiple of `concurrency`, none over MAX_CHUNK_S.
+
+    Answer time grows with the answer's length, so the job takes as long as the busiest
+    request slot: 19 chunks on 4 slots take 5 rounds, 16 slightly longer ones take 4.
+    Never more chunks than whole minutes (MIN_SPLIT_S), never fewer than `at_least`.
+    """
+    slots = max(1, concurrency)
+    needed = max(at_least, math.ceil(duration_s / MAX_CHUNK_S))
+    count = math.ceil(needed / slots) * slots
+    return max(1, min(count, int(duration_s // MIN_SPLIT_S)))
 
 
 async def transcribe_recording(
@@ -41,10 +63,17 @@ async def transcribe_recording(
     workdir: Path,
     options: TranscribeOptions,
     usage: Usage,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> tuple[Transcript, int]:
-    """Transcribe the whole recording; returns the transcript and the number of chunks."""
+    """Transcribe the whole recording; returns the transcript and the number of chunks.
+
+    `concurrency` is the number of Gemini requests allowed at once (the transcriber's
+    limit); chunk counts are planned around it.
+    """
     if audio.duration_s > CHUNK_ABOVE_S:
-        return await _chunked(gemini, audio, workdir, options, usage, chunk_s=CHUNK_S)
+        count = plan_chunk_count(audio.duration_s, concurrency)
+        return await _chunked(gemini, audio, workdir, options, usage, count=count)
     try:
         return await transcribe_piece(gemini, audio, options, usage), 1
     except TruncatedAnswerError:
@@ -53,8 +82,8 @@ async def transcribe_recording(
         logger.info(
             "answer truncated for %.0f s of audio; falling back to chunks", audio.duration_s
         )
-        chunk_s = max(MIN_SPLIT_S, min(CHUNK_S, audio.duration_s / 2))
-        return await _chunked(gemini, audio, workdir, options, usage, chunk_s=chunk_s)
+        count = plan_chunk_count(audio.duration_s, concurrency, at_least=2)
+        return await _chunked(gemini, audio, workdir, options, usage, count=count)
 
 
 async def transcribe_piece(
@@ -90,21 +119,27 @@ async def _chunked(
     options: TranscribeOptions,
     usage: Usage,
     *,
-    chunk_s: float,
+    count: int,
 ) -> tuple[Transcript, int]:
+    chunk_s = audio.duration_s / count
     chunks = await asyncio.to_thread(split_audio, audio, workdir, chunk_s=chunk_s)
     roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)
-    logger.info("%d chunks, roster %s", len(chunks), roster)
+    logger.info("%d chunks of ~%.0f s, roster %s", len(chunks), chunk_s, roster)
     total = len(chunks)
-    async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(
-                transcribe_piece(
-                    gemini, chunk, options, usage, roster=roster or None, part=(i + 1, total)
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(
+                    transcribe_piece(
+                        gemini, chunk, options, usage, roster=roster or None, part=(i + 1, total)
+                    )
                 )
-            )
-            for i, chunk in enumerate(chunks)
-        ]
+                for i, chunk in enumerate(chunks)
+            ]
+    except BaseExceptionGroup as group_error:
+        # One chunk failed and the others were cancelled: report that chunk's error as
+        # if there had been one request, so the user gets its message, not a crash.
+        raise _first_error(group_error) from None
     parts = [(c.offset_s, c.duration_s, t.result()) for c, t in zip(chunks, tasks, strict=True)]
     merged = merge_chunks(parts, roster=roster or None)
     try:
@@ -115,3 +150,19 @@ async def _chunked(
     if summary:
         merged = merged.model_copy(update={"summary": summary})
     return merged, total
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to raise for a failed chunk: one the user can act on, if there is one."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending[:0] = list(error.exceptions)
+        else:
+            leaves.append(error)
+    for error in leaves:
+        if isinstance(error, UserFacingError):
+            return error
+    return leaves[0]

@@ -18,7 +18,7 @@ import pytest
 from bot.prompts import roster_prompt
 from bot.transcript import parse_timestamp
 from tests.conftest import Server, make_settings, settle, start_server, wait_for
-from tests.emulators.gemini import GeminiEmulator, Truncated
+from tests.emulators.gemini import Blocked, GeminiEmulator, Truncated
 from tests.emulators.slack import SlackEmulator
 from tests.media_factory import make_audio
 
@@ -254,7 +254,7 @@ async def test_truncated_answer_falls_back_to_chunks_that_cover_the_recording(
     parts = chunk_requests(gemini)
     total = len(parts)
     assert total >= 2 and sorted(parts) == list(range(1, total + 1))
-    lengths = [float(parse_timestamp(_LENGTH.search(parts[i]).group(1))) for i in parts]  # type: ignore[union-attr]
+    lengths = [float(parse_timestamp(_LENGTH.findall(parts[i])[0])) for i in sorted(parts)]
     offsets = [sum(lengths[:i]) for i in range(total)]
     assert abs(sum(lengths) - duration_s) <= total  # chunk lengths are shown in whole seconds
     text = "\n".join(posted_text(m) for m in replies)
@@ -314,3 +314,22 @@ async def test_roster_reaches_every_chunk_and_labels_map_onto_it(
         assert speaker == ("Ana" if int(line) % 2 else "Ben"), (part, line, speaker)
     assert "speaker_1" not in text and "SPEAKER 2" not in text
     assert "2 speakers" in json.dumps(replies[0]["blocks"][0])
+
+
+async def test_a_chunk_gemini_refuses_ends_in_that_message_not_a_crash(
+    slack: SlackEmulator, gemini: GeminiEmulator, srv: Server, tmp_path: Path
+) -> None:
+    def answer(request: dict[str, Any]) -> Any:
+        part = _PART.search(request_text(request))
+        return Blocked() if part and part.group(1) == "2" else None
+
+    gemini.script(*[answer] * 30)
+    event = await share(slack, srv, long_clip(tmp_path / "long.mp3", minutes=21))
+
+    await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=60)
+    await settle(srv, timeout=60)
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1
+    assert replies[0]["text"].startswith(":warning:")
+    assert "declined to transcribe" in replies[0]["text"]
+    assert list((tmp_path / "work").iterdir()) == []  # chunk files are gone too
