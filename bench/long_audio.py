@@ -1,25 +1,26 @@
 """Long-recording benchmark: chunked-concurrent transcription vs one request, wall time.
 
 Run: `python bench/long_audio.py` (options: `--minutes 10 60 180`, `--latency S`,
-`--tokens-per-s N`, `--cache DIR`). Takes ~6-7 min; inputs are cached in
-`$TMPDIR/slack-scribe-bench/long-audio`.
+`--tokens-per-s N`, `--cache DIR`). Takes ~8 min (4 of them the 3-hour single
+request); inputs are cached in `$TMPDIR/slack-scribe-bench/long-audio`.
 
 Method
 ------
-- Audio: tests/media_factory.py's speech-like signal, MP3 mono, 16 kHz, 32 kbit/s. A
-  10-minute file is encoded once; the 60- and 180-minute files repeat its packets with
-  shifted timestamps (the signal's 2 s period divides 10 min, so it stays continuous).
-  Each is run through `bot.media.prepare_audio` (re-mux to ADTS) outside the timing, as
-  the app does before either path. 180 min is ~50 MB, so the one-request path goes
-  through the Files API; chunks (~3 MB) travel inline.
+- Audio: tests/media_factory.py's speech-like signal, MP3 mono, 16 kHz, 32 kbit/s (MP3
+  rather than AAC because the emulator measures MP3 durations exactly; it estimates ADTS
+  ones from the bit rate, ~6 % short). A 10-minute file is encoded once (~6 s); the 60-
+  and 180-minute files repeat its packets with shifted timestamps. Each goes through
+  `bot.media.prepare_audio` (kept as MP3) outside the timing, as the app does before
+  either path. 180 min is 43 MB, so the one-request path uses the Files API; chunks
+  (~2.7 MB) travel inline.
 - Gemini: the emulator in tests/emulators/gemini.py over real HTTP with the real
   google-genai client, built like bot/app.py does (`gemini_config(Settings)`, a
   `GeminiTranscriber` whose semaphore is SCRIBE_MAX_CONCURRENCY, default 4). Latency
   model: every request takes `--latency` s (default 1) plus output tokens /
   `--tokens-per-s` (default 150); the emulator counts 4 characters per token.
 - Answers: the emulator's default transcript, one segment every 10 s, so output grows
-  linearly with duration: ~30 tokens per segment, ~180 tokens per minute, ~32k tokens
-  for 3 h. That is light speech: dense speech is ~2x that (and 3 h of it would not fit
+  linearly with duration: ~33 tokens per segment, ~200 tokens per minute, 36k tokens
+  for 3 h (printed per run). That is light speech: dense speech is ~2x that (and 3 h of it would not fit
   Gemini's 65,536-token answer at all, which is why long audio is chunked), so these
   numbers understate the gain. The speaker-roster pass is answered with a roster only
   (`{"speakers": [...]}`), as the real model does given the roster schema; the emulator's

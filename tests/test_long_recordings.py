@@ -21,6 +21,7 @@ from tests.conftest import Server, make_settings, settle, start_server, wait_for
 from tests.emulators.gemini import Blocked, GeminiEmulator, Truncated
 from tests.emulators.slack import SlackEmulator
 from tests.media_factory import make_audio
+from tests.test_exports import check_cue_timing, parse_srt, parse_vtt
 
 CHANNEL = "C0GENERAL"
 _PART = re.compile(r"This audio is part (\d+) of (\d+) of a longer recording")
@@ -234,9 +235,15 @@ async def test_700_segment_transcript_reaches_slack_whole(
         )
     assert answer["segments"][0]["content"] in shown
     assert "700 segments" in shown
-    # The subtitle files have one cue per segment.
-    assert by_name["transcript.srt"].count(" --> ") == 700
-    assert by_name["transcript.vtt"].count(" --> ") == 700
+    # The subtitle files parse, with one cue per segment, timed inside the recording.
+    srt, vtt = parse_srt(by_name["transcript.srt"]), parse_vtt(by_name["transcript.vtt"])
+    for cues in (srt, vtt):
+        check_cue_timing(cues, 700, None)
+        assert 12 * 60 <= cues[-1].end <= 12 * 61  # the clip is 12 repeats of ~60.08 s
+    for seg, cue in zip(answer["segments"], srt, strict=True):
+        assert cue.start == parse_timestamp(seg["timestamp"])
+        assert cue.lines[0] == f"{seg['speaker']}: {seg['content']}"
+        assert cue.lines[1:] == ([seg["translation"]] if seg["translation"] else [])
 
 
 async def test_truncated_answer_falls_back_to_chunks_that_cover_the_recording(

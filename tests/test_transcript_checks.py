@@ -267,3 +267,28 @@ def test_merge_chunks_keeps_order_with_bad_or_overlong_chunk_stamps() -> None:
 def test_merge_chunks_of_nothing() -> None:
     merged = merge_chunks([])
     assert merged.segments == [] and merged.summary == ""
+
+
+def test_language_translation_and_emotion_survive_repair_and_merge() -> None:
+    seg = Segment(
+        speaker="speaker_2",
+        timestamp="zz",
+        content="Hola.",
+        language="es",
+        translation="Hello.",
+        emotion="happy",
+    )
+    plain = Segment(speaker="Ana", timestamp="0:05", content="Hi.", language="en")
+    t = Transcript(summary="s", segments=[plain, seg, plain])
+    repaired, _ = check_timestamps(t, 60.0)
+    merged = merge_chunks([(60.0, 60.0, repaired)], roster=["Ana", "Ben"])
+    for out in (repaired.segments[1], merged.segments[1]):
+        assert (out.content, out.language, out.translation, out.emotion) == (
+            "Hola.",
+            "es",
+            "Hello.",
+            "happy",
+        )
+    assert merged.segments[1].speaker == "Ben"
+    assert merged.segments[0].translation is None
+    assert [s.timestamp for s in merged.segments] == ["01:05", "01:05", "01:05"]
