@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from google import genai
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -39,18 +40,20 @@ SLACK_TIMEOUT_S = 30
 DOWNLOAD_READ_TIMEOUT_S = 60
 
 
-def build_slack_client(settings: Settings) -> AsyncWebClient:
+def build_slack_client(settings: Settings, *, wait_out_rate_limits: bool = True) -> AsyncWebClient:
     """Web API client with slack_sdk's retry handlers for 429s, 5xx and dropped connections."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    handlers: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2),
+    ]
+    if wait_out_rate_limits:
+        handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
     return AsyncWebClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_S,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=handlers,
     )
 
 
@@ -102,6 +105,7 @@ class Runtime:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         pipeline = Pipeline(
             slack=slack,
+            decor=build_slack_client(settings, wait_out_rate_limits=False),
             http=http,
             store=store,
             queue=queue,
@@ -116,6 +120,7 @@ class Runtime:
                 price_input_per_mtok=settings.scribe_price_input_per_mtok,
                 price_output_per_mtok=settings.scribe_price_output_per_mtok,
                 tmp_dir=settings.scribe_tmp_dir,
+                gemini_concurrency=settings.scribe_max_concurrency,
             ),
         )
         intake = Intake(

@@ -171,7 +171,8 @@ class GeminiTranscriber:
     async def _audio_block(
         self, audio: PreparedAudio, usage: Usage | None
     ) -> AsyncIterator[dict[str, str]]:
-        if audio.size_bytes <= self._config.inline_limit_bytes:
+        # The limit applies to what travels: base64 is 4/3 of the audio's size.
+        if inline_size(audio.size_bytes) <= self._config.inline_limit_bytes:
             data = await asyncio.to_thread(audio.path.read_bytes)
             yield {
                 "type": "audio",
@@ -265,6 +266,11 @@ class GeminiTranscriber:
                 ) from exc
 
 
+def inline_size(raw_bytes: int) -> int:
+    """Bytes of base64 that `raw_bytes` of audio become in an inline request."""
+    return 4 * ((raw_bytes + 2) // 3)
+
+
 def _from_status(status: int, detail: str) -> TranscriptionError:
     logger.warning("Gemini answered HTTP %s: %s", status, detail[:300])
     if status == 429:
@@ -310,7 +316,11 @@ def _parse(text: str, model: type[M]) -> M:
                 "The transcript was longer than Gemini can answer in one go.",
                 reason="truncated",
             ) from exc
-        logger.warning("Gemini answer did not match the schema: %s", exc.errors()[:3])
+        # Only where and what, never the values: they are transcript text.
+        logger.warning(
+            "Gemini answer did not match the schema: %s",
+            [(e["loc"], e["type"]) for e in exc.errors(include_input=False)[:3]],
+        )
         raise TranscriptionError(
             "Gemini's answer was not a usable transcript. Try again with `/transcribe` in "
             "the thread; if it keeps failing, the audio may be unclear.",

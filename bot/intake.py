@@ -119,6 +119,7 @@ class Intake:
                     file_id=str(file["id"]),
                     user_id=user_id,
                     requested=requested,
+                    file=file if file.get("url_private_download") else None,
                 )
             )
         return created

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,6 +41,9 @@ class Job(BaseModel):
     #: Slack's response_url of the slash command or shortcut that asked, if any: the one way
     #: to tell the person something when the bot cannot post in the channel.
     response_url: str = ""
+    #: The file object from the event, when it carried one (message/file_share does): it
+    #: spares a files.info call per clip, which matters under Slack's per-method limits.
+    file: dict[str, Any] | None = None
     created_at: float = Field(default_factory=time.time)
 
 

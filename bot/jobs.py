@@ -40,6 +40,9 @@ from bot.transcript_checks import apply_speaker_names
 
 logger = logging.getLogger(__name__)
 
+#: users.info is Tier 4 (~100/min); display names are cached per process.
+_NAME_CACHE_SIZE = 5000
+
 WORKING = "hourglass_flowing_sand"
 DONE = "white_check_mark"
 FAILED = "warning"
@@ -63,6 +66,8 @@ class PipelineConfig:
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
     tmp_dir: str | None = None
+    #: Chunks are planned in multiples of this (SCRIBE_MAX_CONCURRENCY).
+    gemini_concurrency: int = 4
 
 
 class Pipeline:
@@ -78,8 +83,11 @@ class Pipeline:
         gemini: GeminiTranscriber,
         metrics: Metrics,
         config: PipelineConfig,
+        decor: AsyncWebClient | None = None,
     ) -> None:
         self.slack = slack
+        self.decor = decor or slack
+        self._names: dict[str, str | None] = {}
         self.http = http
         self.store = store
         self.queue = queue
@@ -135,7 +143,7 @@ class Pipeline:
         record = await self.store.get_job(job.id)
         if record is not None and record.reply_ts and record.state == "done":
             return
-        file = await self._file_info(job)
+        file = job.file if job.file and attempt == 1 else await self._file_info(job)
         job = await self._resolve_thread(job, file)
         name = str(file.get("name") or file.get("title") or "this file")
         if not is_media_file(file):
@@ -202,7 +210,12 @@ class Pipeline:
             usage = Usage()
             with self.stage("gemini"):
                 transcript, chunks = await transcribe_recording(
-                    self.gemini, audio, workdir, options, usage
+                    self.gemini,
+                    audio,
+                    workdir,
+                    options,
+                    usage,
+                    concurrency=self.config.gemini_concurrency,
                 )
             self.count_usage(usage, audio.duration_s)
             return transcript, audio.duration_s, chunks
@@ -326,9 +339,11 @@ class Pipeline:
         ts = job.message_ts or job.thread_ts
         if not ts:
             return
+        # Reactions go through a client that does not wait out rate limits: under a burst
+        # a missing hourglass is better than a transcript delayed by a minute.
         for method, name in (
-            (self.slack.reactions_remove, remove),
-            (self.slack.reactions_add, add),
+            (self.decor.reactions_remove, remove),
+            (self.decor.reactions_add, add),
         ):
             if name is None:
                 continue
@@ -341,6 +356,8 @@ class Pipeline:
     async def _display_name(self, user_id: str) -> str | None:
         if not user_id:
             return None
+        if user_id in self._names:
+            return self._names[user_id]
         try:
             resp = await self.slack.users_info(user=user_id)
         except SlackApiError:
@@ -348,7 +365,10 @@ class Pipeline:
         user = resp.get("user") or {}
         profile = user.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-        return str(name) if name else None
+        if len(self._names) >= _NAME_CACHE_SIZE:
+            self._names.clear()  # names rarely change; a crude bound is enough
+        self._names[user_id] = str(name) if name else None
+        return self._names[user_id]
 
     def count_usage(self, usage: Usage, duration_s: float) -> None:
         m = self.metrics

@@ -124,7 +124,8 @@ async def _chunked(
     chunk_s = audio.duration_s / count
     chunks = await asyncio.to_thread(split_audio, audio, workdir, chunk_s=chunk_s)
     roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)
-    logger.info("%d chunks of ~%.0f s, roster %s", len(chunks), chunk_s, roster)
+    # Speaker names come from the audio: log how many, not who.
+    logger.info("%d chunks of ~%.0f s, %d voices in the roster", len(chunks), chunk_s, len(roster))
     total = len(chunks)
     try:
         async with asyncio.TaskGroup() as group:

@@ -157,7 +157,7 @@ async def test_slack_429_on_post_still_one_reply(
 @pytest.mark.parametrize(
     ("file_kw", "expected"),
     [
-        ({"visible_to_bot": False}, "can't see this file"),
+        ({"visible_to_bot": False}, "/invite @slack-scribe"),
     ],
     ids=["file-not-found"],
 )
