@@ -82,7 +82,11 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
         slack.add_channel(c)
     port = _port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GEMINI_", "SCRIBE_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "GEMINI_", "SCRIBE_"))
+        },
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": slack.signing_secret,
         "SLACK_API_URL": slack.api_url,
@@ -94,7 +98,8 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=work,
+        env=env,
+        cwd=work,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -123,12 +128,20 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
         )
         await asyncio.gather(
             *[
-                send(lambda c=c, f=f: slack.send_event(url + "/slack/events", slack.file_shared_event(f, channel=c)))
+                send(
+                    lambda c=c, f=f: slack.send_event(
+                        url + "/slack/events", slack.file_shared_event(f, channel=c)
+                    )
+                )
                 for c, _, f in clips
             ],
             *[
-                send(lambda e=e, s=s: slack.send_event(url + "/slack/events", e, event_id=s.event_id, retry_num=1))
-                for (_, e, _), s in list(zip(clips, first, strict=True))[:: 10]
+                send(
+                    lambda e=e, s=s: slack.send_event(
+                        url + "/slack/events", e, event_id=s.event_id, retry_num=1
+                    )
+                )
+                for (_, e, _), s in list(zip(clips, first, strict=True))[::10]
             ],
         )
         deadline = time.perf_counter() + 600
@@ -168,7 +181,11 @@ def main() -> None:
     result = asyncio.run(run(args.n, args.concurrency))
     width = max(len(k) for k in result)
     for key, value in result.items():
-        print(f"{key:<{width}}  {value:.1f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+        print(
+            f"{key:<{width}}  {value:.1f}"
+            if isinstance(value, float)
+            else f"{key:<{width}}  {value}"
+        )
 
 
 if __name__ == "__main__":
