@@ -1,0 +1,79 @@
+"""`slack-scribe socket` as a real process: same handlers as HTTP, redeliveries dedup."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.emulators.gemini import GeminiEmulator
+from tests.emulators.slack import SlackEmulator
+
+CHANNEL = "C0GENERAL"
+
+
+@pytest.fixture
+def socket_process(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_URL": slack.api_url,
+        "GEMINI_API_KEY": gemini.api_key,
+        "GEMINI_BASE_URL": gemini.base_url,
+        "SCRIBE_DB": str(tmp_path / "scribe.db"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "socket"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+async def test_clip_over_socket_mode_gets_one_reply_despite_redelivery(
+    slack: SlackEmulator,
+    gemini: GeminiEmulator,
+    socket_process: subprocess.Popen[bytes],
+    voice_clip: Path,
+) -> None:
+    await wait_for(slack.socket_connected.is_set, timeout=30)
+    file = slack.add_file(voice_clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    ack = await slack.socket_send_event(event, event_id="Ev0SOCKET1", timeout=10)
+    assert "envelope_id" in ack
+    # Slack redelivers when an ack is late: same event_id, retry_attempt 1.
+    await slack.socket_send_event(
+        event, event_id="Ev0SOCKET1", retry_attempt=1, retry_reason="timeout", timeout=10
+    )
+    replies = await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
+    await wait_for(lambda: slack.reactions.get((CHANNEL, event["ts"])) == {"white_check_mark"})
+    assert len(slack.bot_replies(CHANNEL, event["ts"])) == 1
+    assert replies[0]["blocks"][0]["type"] == "header"
+    assert len(gemini.interaction_requests) == 1
+
+
+async def test_slash_command_over_socket_mode_is_acked_with_help(
+    slack: SlackEmulator, socket_process: subprocess.Popen[bytes]
+) -> None:
+    await wait_for(slack.socket_connected.is_set, timeout=30)
+    ack = await slack.socket_send_slash_command(text="help", timeout=10)
+    assert "/transcribe auto on|off" in str(ack.get("payload"))
