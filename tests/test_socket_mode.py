@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,9 @@ CHANNEL = "C0GENERAL"
 
 
 @pytest.fixture
-def socket_process(
+async def socket_process(
     slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> AsyncIterator[subprocess.Popen[bytes]]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
@@ -42,8 +43,10 @@ def socket_process(
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
+        # Wait without blocking the loop: the emulator in this loop must answer the
+        # websocket close handshake of the stopping process.
         try:
-            proc.wait(timeout=20)
+            await asyncio.to_thread(proc.wait, 20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
