@@ -30,7 +30,7 @@ from bot.logs import job_context
 from bot.media import PreparedAudio, prepare_audio
 from bot.metrics import Metrics
 from bot.prompts import TranscribeOptions
-from bot.queue import JobQueue, Outcome
+from bot.queue import MAX_ATTEMPTS, JobQueue, Outcome
 from bot.slack_files import download_slack_file, is_media_file, too_large
 from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
 from bot.store import Store
@@ -104,6 +104,18 @@ class Pipeline:
             logger, {"job_id": job.id, "channel": job.channel_id, "file_id": job.file_id}
         )
         log.info("job started: %s, attempt %d", job.kind, attempt)
+        if attempt > MAX_ATTEMPTS:
+            # The process died during each earlier start: do not risk it again.
+            log.error("job gave up after %d starts", attempt - 1)
+            self.metrics.failures.labels(reason="crash_loop").inc()
+            await self._report_failure(
+                job,
+                "I stopped working on this recording: processing it failed repeatedly on my "
+                "side. It has been logged for the app's admin; try again later or share a "
+                "shorter recording.",
+            )
+            self.metrics.jobs.labels(kind=job.kind, outcome="failed").inc()
+            return "failed"
         self.metrics.in_flight.inc()
         started = time.monotonic()
         try:

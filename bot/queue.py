@@ -14,6 +14,10 @@ from bot.job_spec import Job
 
 Outcome = Literal["done", "failed"]
 
+#: A job whose process died this many times is not run again: the handler is still
+#: called (attempt > MAX_ATTEMPTS) so that it tells the people in the thread.
+MAX_ATTEMPTS = 3
+
 #: Processes one job. `attempt` counts from 1; a job resumed after a crash sees 2+.
 #: It must not raise for failures it reported to the user; it returns the outcome.
 JobHandler = Callable[[Job, int], Awaitable[Outcome]]

@@ -20,9 +20,6 @@ from bot.store_sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
-#: A job that keeps crashing the process is given up after this many starts.
-MAX_ATTEMPTS = 3
-
 _CLAIM_SQL = """
 UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = :now
 WHERE id = (
@@ -111,10 +108,6 @@ class LocalQueue:
             if self._stopping:
                 await self._finish(job.id, "queued")
                 return
-            if attempt > MAX_ATTEMPTS:
-                logger.error("job %s gave up after %d starts", job.id, attempt - 1)
-                await self._finish(job.id, "failed", "gave up after repeated crashes")
-                continue
             # Shield the job from this worker's cancellation so shutdown can wait for it.
             task = asyncio.ensure_future(handler(job, attempt))
             self._running.add(task)

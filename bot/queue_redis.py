@@ -35,8 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from bot.job_spec import Job
-from bot.queue import JobHandler, Outcome
-from bot.queue_local import MAX_ATTEMPTS
+from bot.queue import MAX_ATTEMPTS, JobHandler, Outcome
 from bot.store_redis import PREFIX, job_key
 
 logger = logging.getLogger(__name__)
@@ -270,10 +269,6 @@ class RedisWorker:
             # Not started: have arq put it back rather than count it as failed (and drop it).
             logger.warning("job %s: could not mark it running (%s); retrying soon", job.id, exc)
             raise Retry(defer=RETRY_AFTER_REDIS_ERROR_S) from exc
-        if attempt > MAX_ATTEMPTS:
-            logger.error("job %s gave up after %d starts", job.id, attempt - 1)
-            await self._queue.finish(job.id, "failed", "gave up after repeated crashes")
-            return "failed"
         lease = asyncio.create_task(self._hold_lease(job.id), name=f"lease-{job.id}")
         try:
             # Stop the job ourselves just before arq would, so that the record says why.

@@ -222,3 +222,38 @@ async def test_not_in_channel_fails_without_crashing(
     # The bot keeps serving everyone else.
     other = await share_clip(slack, srv, voice_clip)
     assert is_transcript(await one_reply(slack, srv, other))
+
+
+async def test_job_that_keeps_crashing_the_process_is_given_up_with_a_message(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
+) -> None:
+    from bot.job_spec import Job, transcribe_job_id
+    from bot.queue_local import LocalQueue
+    from bot.store_sqlite import SqliteDatabase
+
+    file = slack.add_file(voice_clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    settings = make_settings(slack, gemini, tmp_path)
+    # The journal as three crashed processes left it: running, three starts.
+    db = await SqliteDatabase.open(settings.scribe_db)
+    job = Job(
+        id=transcribe_job_id(CHANNEL, file["id"]),
+        channel_id=CHANNEL,
+        thread_ts=event["ts"],
+        message_ts=event["ts"],
+        file_id=file["id"],
+    )
+    assert await LocalQueue(db, concurrency=1).submit(job)
+    await db.conn.execute("UPDATE jobs SET state = 'running', attempts = 3")
+    await db.close()
+
+    server = await start_server(settings)
+    try:
+        reply = await one_reply(slack, server, event)
+        record = await server.runtime.store.get_job(job.id)
+    finally:
+        await server.runner.cleanup()
+    assert reply["text"].startswith(":warning:")
+    assert "failed repeatedly" in reply["text"]
+    assert record is not None and record.state == "failed"
+    assert gemini.interaction_requests == []
