@@ -128,6 +128,15 @@ class Pipeline:
                 if job.question:  # asked before there was a transcript: answer it now
                     await ask_after_transcript(self, job)
             outcome: Outcome = "done"
+        except NotMediaError as exc:
+            # A file that only looked like media: silence unless someone asked for it.
+            log.info("not media: %s", exc.reason)
+            self.metrics.failures.labels(reason=exc.reason).inc()
+            if job.requested:
+                await self._report_failure(job, str(exc))
+            else:
+                await self._react(job, remove=WORKING)
+            outcome = "failed"
         except UserFacingError as exc:
             log.info("job failed: %s (%s)", exc.reason, exc)
             self.metrics.failures.labels(reason=exc.reason).inc()
