@@ -100,3 +100,62 @@ async def test_automatic_job_on_a_file_without_audio_stays_silent(
     assert gemini.interaction_requests == []
     assert slack.reactions.get((CHANNEL, event["ts"]), set()) == set()
     assert list(work.iterdir()) == []
+
+
+async def test_recording_over_the_length_limit_is_refused_with_both_lengths(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
+) -> None:
+    settings = make_settings(slack, gemini, tmp_path, scribe_max_audio_minutes=1)
+    server = await start_server(settings)
+    try:
+        clip = make_audio(tmp_path / "long.m4a", duration_s=90.0)
+        file = slack.add_file(clip.read_bytes())
+        event = slack.post_user_message(CHANNEL, files=[file])
+        await slack.send_event(server.events_url, event)
+        reply = (await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"])))[0]
+        await settle(server)
+    finally:
+        await server.runner.cleanup()
+    assert reply["text"].startswith(":warning:")
+    assert "1 min 30 s" in reply["text"] or "1:30" in reply["text"], reply["text"]
+    assert "1 min" in reply["text"]
+    assert gemini.interaction_requests == []
+
+
+async def test_file_over_the_size_limit_is_refused_before_downloading(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
+) -> None:
+    settings = make_settings(slack, gemini, tmp_path, scribe_max_file_mb=1)
+    server = await start_server(settings)
+    try:
+        big = make_audio(tmp_path / "big.wav", duration_s=30.0, codec="pcm_s16le")
+        assert big.stat().st_size > 1024 * 1024
+        file = slack.add_file(big.read_bytes(), name="big.wav", mimetype="audio/wav")
+        event = slack.post_user_message(CHANNEL, files=[file])
+        await slack.send_event(server.events_url, event)
+        reply = (await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"])))[0]
+        await settle(server)
+    finally:
+        await server.runner.cleanup()
+    assert reply["text"].startswith(":warning:")
+    assert "limit here is 1 MB" in reply["text"], reply["text"]
+    assert slack.file_downloads == []
+    assert gemini.interaction_requests == []
+
+
+async def test_same_file_in_two_channels_gets_two_replies_and_one_gemini_call(
+    slack: SlackEmulator, gemini: GeminiEmulator, srv: tuple[Server, Path], voice_clip: Path
+) -> None:
+    server, _work = srv
+    slack.add_channel("C0SECOND")
+    file = slack.add_file(voice_clip.read_bytes())
+    first = slack.post_user_message(CHANNEL, files=[file])
+    await slack.send_event(server.events_url, first)
+    await wait_for(lambda: slack.bot_replies(CHANNEL, first["ts"]))
+    second = slack.post_user_message("C0SECOND", files=[file])
+    await slack.send_event(server.events_url, second)
+    await wait_for(lambda: slack.bot_replies("C0SECOND", second["ts"]))
+    await settle(server)
+    assert len(slack.bot_replies(CHANNEL, first["ts"])) == 1
+    assert len(slack.bot_replies("C0SECOND", second["ts"])) == 1
+    assert len(gemini.interaction_requests) == 1
