@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,38 +29,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
+from tests.processes import free_port  # noqa: E402
 
 CHANNELS = 50
 GEMINI_LATENCY_S = 0.2
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(400):
-            if proc.poll() is not None:
-                raise SystemExit("slack-scribe serve exited during start-up")
-            try:
-                async with s.get(url + "/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit("slack-scribe serve did not become healthy")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -80,7 +57,7 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
     channels = [f"C0B{i:04d}" for i in range(CHANNELS)]
     for c in channels:
         slack.add_channel(c)
-    port = _port()
+    port = free_port()
     env = {
         **{
             k: v
@@ -103,7 +80,7 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(url, proc)
+        await wait_healthy(url, lambda: proc.poll() is not None)
         clips = []
         data = clip.read_bytes()
         for i in range(n):

@@ -28,7 +28,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,36 +44,16 @@ sys.path.insert(0, str(ROOT))
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
+from tests.processes import free_port, wait_healthy  # noqa: E402
 from tests.redis_fixtures import RedisServer  # noqa: E402
 
 CHANNELS = 10
 HEALTH_KEY = "scribe:queue:health-check"  # arq writes it on a worker's first poll
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _wait_healthy(url: str, proc: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as s:
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise SystemExit("slack-scribe serve exited during start-up")
-            try:
-                async with s.get(url + "/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit("slack-scribe serve did not become healthy")
 
 
 async def _start_workers(n: int, env: dict[str, str], cwd: Path, url: str) -> list[Any]:
@@ -201,7 +179,7 @@ async def run(n: int, latency_s: float, concurrency: int) -> list[dict[str, floa
     try:
         urls = []
         for _ in range(2):
-            port = _port()
+            port = free_port()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=env,
@@ -209,7 +187,7 @@ async def run(n: int, latency_s: float, concurrency: int) -> list[dict[str, floa
             )
             web.append(proc)
             urls.append(f"http://127.0.0.1:{port}")
-            await _wait_healthy(urls[-1], proc)
+            await wait_healthy(urls[-1], lambda p=proc: p.poll() is not None)
         return [
             await _round(w, n, slack, gemini, urls, env, work, clip, server.url) for w in (1, 2)
         ]

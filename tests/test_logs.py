@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import sys
-import time
 from pathlib import Path
-
-import aiohttp
 
 from tests.conftest import wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
+from tests.processes import app_env, free_port, wait_healthy
 
 CHANNEL = "C0GENERAL"
 SECRET_SPEECH = "the vault code is pineapple forty two"
@@ -28,53 +24,25 @@ ANSWER = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_healthy(url: str, proc: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            assert proc.returncode is None, "serve exited early"
-            try:
-                async with http.get(url + "/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("serve did not become healthy")
-
-
 async def test_json_logs_of_real_jobs_have_context_and_no_secrets(
     slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(tmp_path / "scribe.db"),
-        "SCRIBE_LOG_FORMAT": "json",
-        "SCRIBE_LOG_LEVEL": "DEBUG",  # the most a deployment could log
-        "SCRIBE_GEMINI_ATTEMPTS": "2",
-        "SCRIBE_GEMINI_INITIAL_DELAY_S": "0.01",
-    }
+    env = app_env(
+        slack,
+        gemini,
+        tmp_path,
+        SCRIBE_LOG_FORMAT="json",
+        SCRIBE_LOG_LEVEL="DEBUG",  # the most a deployment could log
+        SCRIBE_GEMINI_ATTEMPTS="2",
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port),
         env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await _wait_healthy(url, proc)
+        await wait_healthy(url, lambda: proc.returncode is not None)
         # One job that succeeds, one that fails at Gemini (its error lines are logged too).
         gemini.script(ANSWER)
         ok_file = slack.add_file(voice_clip.read_bytes(), name="vault.m4a", mimetype="audio/mp4")

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.conftest import wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
+from tests.processes import app_env, free_port, wait_healthy
 
 CHANNEL = "C0GENERAL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServeProcess:
@@ -40,20 +32,7 @@ class ServeProcess:
         )
 
     async def ready(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(200):
-                if self.proc.poll() is not None:
-                    raise AssertionError(
-                        self.proc.stderr.read().decode() if self.proc.stderr else ""
-                    )
-                try:
-                    async with session.get(self.url + "/healthz") as resp:
-                        if resp.status == 200:
-                            return
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("serve did not come up")
+        await wait_healthy(self.url, lambda: self.proc.poll() is not None)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -65,17 +44,7 @@ class ServeProcess:
 
 @pytest.fixture
 def env(slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(tmp_path / "scribe.db"),
-        "SCRIBE_GEMINI_INITIAL_DELAY_S": "0.01",
-    }
+    return app_env(slack, gemini, tmp_path)
 
 
 @pytest.fixture

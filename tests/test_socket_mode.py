@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
+from tests.processes import app_env
 
 CHANNEL = "C0GENERAL"
 
@@ -23,16 +23,7 @@ CHANNEL = "C0GENERAL"
 async def socket_process(
     slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
 ) -> AsyncIterator[subprocess.Popen[bytes]]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_APP_TOKEN": slack.app_token,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(tmp_path / "scribe.db"),
-    }
+    env = app_env(slack, gemini, tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "socket"],
         env=env,
