@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
-from tests.processes import free_port  # noqa: E402
+from tests.processes import free_port, wait_healthy  # noqa: E402
 
 CHANNELS = 50
 GEMINI_LATENCY_S = 0.2
