@@ -1,8 +1,8 @@
 """Embedded job queue: the SQLite journal plus a pool of asyncio workers.
 
 Jobs wait in the journal, not in memory, so a burst of 10,000 clips costs rows,
-not RAM. Workers claim the oldest job of the channel with the fewest running
-jobs, so one busy channel cannot starve the rest. A process that dies leaves its
+not RAM. Workers take channels in turn (see `_CLAIM_SQL`), so one busy channel
+cannot starve the rest. A process that dies leaves its
 jobs `running`; the next start puts them back in the queue (embedded mode has a
 single process per database, so anything `running` at start-up is orphaned).
 """
@@ -20,13 +20,17 @@ from bot.store_sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
+#: The next job: from the channel with the fewest running jobs, then the one whose last
+#: job started longest ago (round robin), then the oldest job of that channel.
 _CLAIM_SQL = """
-UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = :now
+UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = :now, started_at = :now
 WHERE id = (
     SELECT j.id FROM jobs j
     WHERE j.state = 'queued'
-    ORDER BY (SELECT COUNT(*) FROM jobs r WHERE r.state = 'running' AND r.channel_id = j.channel_id),
-             j.created_at
+    ORDER BY
+        (SELECT COUNT(*) FROM jobs r WHERE r.channel_id = j.channel_id AND r.state = 'running'),
+        COALESCE((SELECT MAX(s.started_at) FROM jobs s WHERE s.channel_id = j.channel_id), 0),
+        j.created_at
     LIMIT 1
 )
 RETURNING spec, attempts

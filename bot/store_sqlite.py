@@ -25,9 +25,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_error TEXT,
     reply_ts TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    started_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
+CREATE INDEX IF NOT EXISTS jobs_channel_state ON jobs(channel_id, state);
+CREATE INDEX IF NOT EXISTS jobs_channel_started ON jobs(channel_id, started_at);
 CREATE TABLE IF NOT EXISTS channel_settings (
     channel_id TEXT PRIMARY KEY,
     auto_transcribe INTEGER,
