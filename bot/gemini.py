@@ -246,13 +246,13 @@ class GeminiTranscriber:
             except TimeoutError as exc:
                 raise GeminiUnavailableError(
                     "Gemini did not answer in time. Try again in a few minutes "
-                    "(`/transcribe` in the thread).",
+                    "(mention me in this thread).",
                     reason="gemini_timeout",
                 ) from exc
             except (gi.APITimeoutError, gi.APIConnectionError) as exc:
                 raise GeminiUnavailableError(
                     "Gemini could not be reached or timed out. Try again in a few minutes "
-                    "(`/transcribe` in the thread).",
+                    "(mention me in this thread).",
                     reason="gemini_timeout",
                 ) from exc
             except gi.APIStatusError as exc:
@@ -276,7 +276,7 @@ def _from_status(status: int, detail: str) -> TranscriptionError:
     if status == 429:
         return GeminiUnavailableError(
             "Gemini is rate-limiting this app right now (HTTP 429), even after retries. "
-            "Try again in a few minutes (`/transcribe` in the thread).",
+            "Try again in a few minutes (mention me in this thread).",
             reason="gemini_rate_limited",
         )
     if status in (401, 403) and "API key" in detail:
@@ -297,7 +297,7 @@ def _from_status(status: int, detail: str) -> TranscriptionError:
     if status >= 500 or status in (408, 409):
         return GeminiUnavailableError(
             f"Gemini is having trouble right now (HTTP {status}), even after retries. "
-            "Try again in a few minutes (`/transcribe` in the thread).",
+            "Try again in a few minutes (mention me in this thread).",
             reason="gemini_unavailable",
         )
     return TranscriptionError(
@@ -322,8 +322,8 @@ def _parse(text: str, model: type[M]) -> M:
             [(e["loc"], e["type"]) for e in exc.errors(include_input=False)[:3]],
         )
         raise TranscriptionError(
-            "Gemini's answer was not a usable transcript. Try again with `/transcribe` in "
-            "the thread; if it keeps failing, the audio may be unclear.",
+            "Gemini's answer was not a usable transcript. Mention me in this thread to try "
+            "again; if it keeps failing, the audio may be unclear.",
             reason="invalid_answer",
         ) from exc
 

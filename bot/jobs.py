@@ -148,7 +148,7 @@ class Pipeline:
             await self._report_failure(
                 job,
                 "Something went wrong on my side while working on this. It has been logged; "
-                "try again with `/transcribe` in this thread.",
+                "mention me in this thread to try again.",
             )
             outcome = "failed"
         finally:

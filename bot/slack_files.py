@@ -124,13 +124,13 @@ async def _save(resp: aiohttp.ClientResponse, dest: Path, *, max_bytes: int, fil
     except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
         raise FileAccessError(
             f"The download of {file_name} from Slack was cut off. Try again in a minute "
-            "(`/transcribe` in the thread).",
+            "(mention me in this thread).",
             reason="download_interrupted",
         ) from exc
     if declared is not None and written != declared:
         raise FileAccessError(
             f"The download of {file_name} from Slack was cut off ({written} of {declared} "
-            "bytes). Try again in a minute (`/transcribe` in the thread).",
+            "bytes). Try again in a minute (mention me in this thread).",
             reason="download_interrupted",
         )
     return written

@@ -257,3 +257,23 @@ async def test_job_that_keeps_crashing_the_process_is_given_up_with_a_message(
     assert "failed repeatedly" in reply["text"]
     assert record is not None and record.state == "failed"
     assert gemini.interaction_requests == []
+
+
+async def test_after_a_failure_a_mention_in_the_thread_tries_again(
+    slack: SlackEmulator, gemini: GeminiEmulator, srv: Server, voice_clip: Path
+) -> None:
+    gemini.fail_always(503, path_contains="interactions")
+    event = await share_clip(slack, srv, voice_clip)
+    failure = await one_reply(slack, srv, event)
+    assert "mention me in this thread" in failure["text"]
+
+    gemini.fail_always(None)
+    mention = slack.post_user_message(
+        CHANNEL, text=f"<@{slack.bot_user_id}>", thread_ts=event["ts"]
+    )
+    await slack.send_event(srv.events_url, slack.app_mention_event(mention))
+    await wait_for(lambda: len(slack.bot_replies(CHANNEL, event["ts"])) == 2, timeout=30)
+    await settle(srv)
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 2
+    assert is_transcript(replies[1])
