@@ -121,6 +121,7 @@ class Runtime:
                 price_output_per_mtok=settings.scribe_price_output_per_mtok,
                 tmp_dir=settings.scribe_tmp_dir,
                 gemini_concurrency=settings.scribe_max_concurrency,
+                job_budget_s=settings.scribe_job_budget_s,
             ),
         )
         intake = Intake(

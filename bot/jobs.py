@@ -68,6 +68,8 @@ class PipelineConfig:
     tmp_dir: str | None = None
     #: Chunks are planned in multiples of this (SCRIBE_MAX_CONCURRENCY).
     gemini_concurrency: int = 4
+    #: Wall-clock limit for one job, all stages (SCRIBE_JOB_BUDGET_S).
+    job_budget_s: float = 1800.0
 
 
 class Pipeline:
@@ -118,16 +120,32 @@ class Pipeline:
             return "failed"
         self.metrics.in_flight.inc()
         started = time.monotonic()
+        # One limit for the whole job, so that it ends with a message here rather than
+        # being cut off silently by a queue's own backstop timeout.
+        deadline = asyncio.timeout(self.config.job_budget_s)
         try:
-            if job.kind == "answer":
-                await answer_question(self, job)
-            elif job.kind == "locate":
-                await locate_media(self, job)
-            else:
-                await self._transcribe(job, attempt, log)
-                if job.question:  # asked before there was a transcript: answer it now
-                    await ask_after_transcript(self, job)
+            async with deadline:
+                if job.kind == "answer":
+                    await answer_question(self, job)
+                elif job.kind == "locate":
+                    await locate_media(self, job)
+                else:
+                    await self._transcribe(job, attempt, log)
+                    if job.question:  # asked before there was a transcript: answer it now
+                        await ask_after_transcript(self, job)
             outcome: Outcome = "done"
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            log.warning("job ran past its budget of %.0f s", self.config.job_budget_s)
+            self.metrics.failures.labels(reason="job_budget").inc()
+            await self._report_failure(
+                job,
+                f"This took longer than the {self.config.job_budget_s / 60:.0f} min I allow "
+                "for one recording, so I stopped. Try again later (mention me in this "
+                "thread), or share a shorter recording.",
+            )
+            outcome = "failed"
         except NotMediaError as exc:
             # A file that only looked like media: silence unless someone asked for it.
             log.info("not media: %s", exc.reason)

@@ -277,3 +277,18 @@ async def test_after_a_failure_a_mention_in_the_thread_tries_again(
     replies = slack.bot_replies(CHANNEL, event["ts"])
     assert len(replies) == 2
     assert is_transcript(replies[1])
+
+
+async def test_job_past_its_budget_ends_with_a_message(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
+) -> None:
+    settings = make_settings(slack, gemini, tmp_path, scribe_job_budget_s=1.0)
+    gemini.latency_s = 5
+    server = await start_server(settings)
+    try:
+        event = await share_clip(slack, server, voice_clip)
+        reply = await one_reply(slack, server, event)
+    finally:
+        await server.runner.cleanup()
+    assert reply["text"].startswith(":warning:")
+    assert "longer than" in reply["text"]
