@@ -12,7 +12,7 @@ from bot.intake import Intake
 HELP = (
     "*slack-scribe* transcribes audio and video shared in Slack with Gemini and answers in "
     "the file's thread with a summary and a speaker-labelled, timestamped transcript.\n"
-    "• `/transcribe` — the latest recording here (or in this thread) without a transcript\n"
+    "• `/transcribe` — the latest recording in this channel without a transcript (in a thread, mention me)\n"
     "• `/transcribe <message link or file link>` — that message's or file's recording\n"
     "• `/transcribe auto on|off` — transcribe every clip shared in this channel, or only on "
     "request\n"
