@@ -62,6 +62,18 @@ async def start(env: dict[str, str], cwd: Path, processes: list[ServeProcess]) -
     return p
 
 
+async def share_while_gemini_thinks(
+    slack: SlackEmulator, gemini: GeminiEmulator, p: ServeProcess, clip: Path
+) -> dict:
+    """Share a clip with `p` and return once its Gemini request is in flight."""
+    file = slack.add_file(clip.read_bytes())
+    event = slack.post_user_message(CHANNEL, files=[file])
+    sent = await slack.send_event(p.url + "/slack/events", event)
+    assert sent.status == 200
+    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    return event
+
+
 async def test_kill_9_while_gemini_answers_then_restart_answers_once(
     slack: SlackEmulator,
     gemini: GeminiEmulator,
@@ -72,11 +84,7 @@ async def test_kill_9_while_gemini_answers_then_restart_answers_once(
 ) -> None:
     first = await start(env, tmp_path, processes)
     gemini.latency_s = 30  # Gemini is "thinking" when the process dies
-    file = slack.add_file(voice_clip.read_bytes())
-    event = slack.post_user_message(CHANNEL, files=[file])
-    sent = await slack.send_event(first.url + "/slack/events", event)
-    assert sent.status == 200
-    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    event = await share_while_gemini_thinks(slack, gemini, first, voice_clip)
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=10)
 
@@ -99,10 +107,7 @@ async def test_sigterm_lets_the_running_job_finish(
 ) -> None:
     p = await start(env | {"SCRIBE_SHUTDOWN_GRACE_S": "20"}, tmp_path, processes)
     gemini.latency_s = 1.5
-    file = slack.add_file(voice_clip.read_bytes())
-    event = slack.post_user_message(CHANNEL, files=[file])
-    await slack.send_event(p.url + "/slack/events", event)
-    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    event = await share_while_gemini_thinks(slack, gemini, p, voice_clip)
     p.proc.send_signal(signal.SIGTERM)
     code = await asyncio.to_thread(p.proc.wait, 30)
     assert code == 0
@@ -120,10 +125,7 @@ async def test_sigterm_past_the_grace_period_resumes_after_restart(
 ) -> None:
     p = await start(env | {"SCRIBE_SHUTDOWN_GRACE_S": "0.2"}, tmp_path, processes)
     gemini.latency_s = 30
-    file = slack.add_file(voice_clip.read_bytes())
-    event = slack.post_user_message(CHANNEL, files=[file])
-    await slack.send_event(p.url + "/slack/events", event)
-    await wait_for(lambda: gemini.in_flight_interactions >= 1)
+    event = await share_while_gemini_thinks(slack, gemini, p, voice_clip)
     p.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(p.proc.wait, 30) == 0
     assert slack.bot_replies(CHANNEL, event["ts"]) == []
