@@ -102,13 +102,10 @@ class Pipeline:
             return await self._run(job, attempt)
 
     async def _run(self, job: Job, attempt: int) -> Outcome:
-        log = logging.LoggerAdapter(
-            logger, {"job_id": job.id, "channel": job.channel_id, "file_id": job.file_id}
-        )
-        log.info("job started: %s, attempt %d", job.kind, attempt)
+        logger.info("job started: %s, attempt %d", job.kind, attempt)
         if attempt > MAX_ATTEMPTS:
             # The process died during each earlier start: do not risk it again.
-            log.error("job gave up after %d starts", attempt - 1)
+            logger.error("job gave up after %d starts", attempt - 1)
             self.metrics.failures.labels(reason="crash_loop").inc()
             await self._report_failure(
                 job,
@@ -130,14 +127,14 @@ class Pipeline:
                 elif job.kind == "locate":
                     await locate_media(self, job)
                 else:
-                    await self._transcribe(job, attempt, log)
+                    await self._transcribe(job, attempt)
                     if job.question:  # asked before there was a transcript: answer it now
                         await ask_after_transcript(self, job)
             outcome: Outcome = "done"
         except TimeoutError:
             if not deadline.expired():
                 raise
-            log.warning("job ran past its budget of %.0f s", self.config.job_budget_s)
+            logger.warning("job ran past its budget of %.0f s", self.config.job_budget_s)
             self.metrics.failures.labels(reason="job_budget").inc()
             await self._report_failure(
                 job,
@@ -148,7 +145,7 @@ class Pipeline:
             outcome = "failed"
         except NotMediaError as exc:
             # A file that only looked like media: silence unless someone asked for it.
-            log.info("not media: %s", exc.reason)
+            logger.info("not media: %s", exc.reason)
             self.metrics.failures.labels(reason=exc.reason).inc()
             if job.requested:
                 await self._report_failure(job, str(exc))
@@ -156,12 +153,12 @@ class Pipeline:
                 await self._react(job, remove=WORKING)
             outcome = "failed"
         except UserFacingError as exc:
-            log.info("job failed: %s (%s)", exc.reason, exc)
+            logger.info("job failed: %s (%s)", exc.reason, exc)
             self.metrics.failures.labels(reason=exc.reason).inc()
             await self._report_failure(job, str(exc))
             outcome = "failed"
         except Exception:
-            log.exception("job crashed")
+            logger.exception("job crashed")
             self.metrics.failures.labels(reason="internal").inc()
             await self._report_failure(
                 job,
@@ -173,15 +170,12 @@ class Pipeline:
             self.metrics.in_flight.dec()
             self.metrics.stage_seconds.labels(stage="total").observe(time.monotonic() - started)
         self.metrics.jobs.labels(kind=job.kind, outcome=outcome).inc()
-        log.info("job %s in %.1f s", outcome, time.monotonic() - started)
+        logger.info("job %s in %.1f s", outcome, time.monotonic() - started)
         return outcome
 
     # -- transcribe -------------------------------------------------------------------------
 
-    async def _transcribe(self, job: Job, attempt: int, log: logging.LoggerAdapter[Any]) -> None:
-        record = await self.store.get_job(job.id)
-        if record is not None and record.reply_ts and record.state == "done":
-            return
+    async def _transcribe(self, job: Job, attempt: int) -> None:
         file = job.file if job.file and attempt == 1 else await self._file_info(job)
         job = await self._resolve_thread(job, file)
         name = str(file.get("name") or file.get("title") or "this file")
@@ -206,7 +200,7 @@ class Pipeline:
         if cached is not None:
             transcript = Transcript.model_validate_json(cached[0])
             duration_s = cached[1]
-            log.info("transcript found in cache")
+            logger.info("transcript found in cache")
         else:
             transcript, duration_s, chunks = await self._fresh_transcript(job, file, name, options)
             await self.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
