@@ -33,6 +33,9 @@ class JobQueue(Protocol):
     async def in_flight(self) -> int:
         """Jobs running now (in this process for the local queue, anywhere for Redis)."""
 
+    async def check(self) -> None:
+        """Raise if this process's part of the queue cannot work (e.g. a worker died)."""
+
     async def start(self, handler: JobHandler) -> None:
         """Start consuming jobs in this process (no-op for queues consumed by workers)."""
 

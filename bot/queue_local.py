@@ -14,11 +14,16 @@ import contextlib
 import logging
 import time
 
+from pydantic import ValidationError
+
 from bot.job_spec import Job
 from bot.queue import JobHandler, Outcome
 from bot.store_sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
+
+#: After an unexpected error (the journal unreachable), a worker waits this long and retries.
+_ERROR_PAUSE_S = 1.0
 
 #: The next job: from the channel with the fewest running jobs, then the one whose last
 #: job started longest ago (round robin), then the oldest job of that channel.
@@ -33,7 +38,7 @@ WHERE id = (
         j.created_at
     LIMIT 1
 )
-RETURNING spec, attempts
+RETURNING id, spec, attempts
 """
 
 
@@ -50,15 +55,14 @@ class LocalQueue:
 
     async def submit(self, job: Job) -> bool:
         now = time.time()
-        cur = await self._db.conn.execute(
+        created = await self._db.execute(
             "INSERT OR IGNORE INTO jobs(id, spec, channel_id, state, created_at, updated_at) "
             "VALUES (?, ?, ?, 'queued', ?, ?)",
             (job.id, dumps(job), job.channel_id, job.created_at, now),
         )
-        created = cur.rowcount == 1
         if created:
             self._wake.set()
-        return created
+        return created == 1
 
     async def depth(self) -> int:
         return await self._count("queued")
@@ -67,19 +71,24 @@ class LocalQueue:
         return await self._count("running")
 
     async def _count(self, state: str) -> int:
-        async with self._db.conn.execute(
-            "SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)
-        ) as cur:
-            row = await cur.fetchone()
+        row = await self._db.fetchone("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,))
         return int(row[0]) if row else 0
 
+    async def check(self) -> None:
+        """Raise if a worker of this process has stopped (it should only stop at shutdown)."""
+        if self._stopping:
+            return
+        for worker in self._workers:
+            if worker.done():
+                raise RuntimeError(f"worker {worker.get_name()} stopped")
+
     async def start(self, handler: JobHandler) -> None:
-        resumed = await self._db.conn.execute(
+        resumed = await self._db.execute(
             "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
             (time.time(),),
         )
-        if resumed.rowcount:
-            logger.info("resuming %d unfinished job(s)", resumed.rowcount)
+        if resumed:
+            logger.info("resuming %d unfinished job(s)", resumed)
         self._stopping = False
         self._workers = [
             asyncio.create_task(self._work(handler), name=f"scribe-worker-{i}")
@@ -87,44 +96,61 @@ class LocalQueue:
         ]
 
     async def _claim(self) -> tuple[Job, int] | None:
-        async with self._db.conn.execute(_CLAIM_SQL, {"now": time.time()}) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        return Job.model_validate_json(row[0]), int(row[1])
+        """The next job, marked running; a row that cannot be read is failed on the spot."""
+        while True:
+            row = await self._db.fetchone(_CLAIM_SQL, {"now": time.time()})
+            if row is None:
+                return None
+            job_id, spec, attempts = row
+            try:
+                return Job.model_validate_json(spec), int(attempts)
+            except ValidationError as exc:
+                # Written by another release, or damaged: it can never run, and retrying
+                # it would block nothing but fill the log at every start.
+                logger.error("job %s has an unreadable spec; marked failed: %s", job_id, exc)
+                await self._finish(str(job_id), "failed", f"unreadable spec: {exc}"[:500])
 
     async def _finish(self, job_id: str, state: str, error: str | None = None) -> None:
-        await self._db.conn.execute(
+        await self._db.execute(
             "UPDATE jobs SET state = ?, last_error = ?, updated_at = ? WHERE id = ?",
             (state, error, time.time(), job_id),
         )
 
     async def _work(self, handler: JobHandler) -> None:
         while not self._stopping:
-            claimed = await self._claim()
-            if claimed is None:
-                self._wake.clear()
-                # The timeout is a safety net only; submit() wakes us.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                continue
-            job, attempt = claimed
-            if self._stopping:
-                await self._finish(job.id, "queued")
-                return
-            # Shield the job from this worker's cancellation so shutdown can wait for it.
-            task = asyncio.ensure_future(handler(job, attempt))
-            self._running.add(task)
             try:
-                outcome: str = await asyncio.shield(task)
-            except asyncio.CancelledError:
-                raise
+                await self._work_once(handler)
             except Exception:
-                logger.exception("job %s crashed", job.id)
-                outcome = "failed"
-            finally:
-                self._running.discard(task)
-            await self._finish(job.id, outcome)
+                # The journal is unreachable (disk, locks): /healthz reports it; this
+                # worker keeps trying rather than leaving the queue without a consumer.
+                logger.exception("the job worker hit an error; retrying in %.0f s", _ERROR_PAUSE_S)
+                await asyncio.sleep(_ERROR_PAUSE_S)
+
+    async def _work_once(self, handler: JobHandler) -> None:
+        claimed = await self._claim()
+        if claimed is None:
+            self._wake.clear()
+            # The timeout is a safety net only; submit() wakes us.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            return
+        job, attempt = claimed
+        if self._stopping:
+            await self._finish(job.id, "queued")
+            return
+        # Shield the job from this worker's cancellation so shutdown can wait for it.
+        task = asyncio.ensure_future(handler(job, attempt))
+        self._running.add(task)
+        try:
+            outcome: str = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("job %s crashed", job.id)
+            outcome = "failed"
+        finally:
+            self._running.discard(task)
+        await self._finish(job.id, outcome)
 
     async def shutdown(self, grace_s: float) -> None:
         self._stopping = True

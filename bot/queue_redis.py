@@ -125,6 +125,9 @@ class RedisQueue:
             held = await pipe.execute()
         return sum(1 for h in held if h)
 
+    async def check(self) -> None:
+        """Web instances run no jobs; Redis itself is checked by the store's ping."""
+
     async def start(self, handler: JobHandler) -> None:
         """Web instances only enqueue; `slack-scribe worker` runs the jobs."""
 

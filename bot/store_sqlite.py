@@ -6,9 +6,13 @@ is what SQLite wants anyway, and a commit is durable before a handler acks.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -55,12 +59,22 @@ CREATE TABLE IF NOT EXISTS threads (
 
 _SETTING_COLUMNS = ("auto_transcribe", "language", "translate_to")
 
+Params = Sequence[Any] | Mapping[str, Any]
+Row = tuple[Any, ...]
+
 
 class SqliteDatabase:
-    """Owns the connection; the store and the local queue share it."""
+    """The one owner of the SQLite connection; the store and the local queue share it.
+
+    Every statement runs under one lock. aiosqlite already runs statements one at a
+    time on its thread, but a transaction spans several awaits: without the lock,
+    another coroutine's statement could land inside it and be committed or rolled
+    back with it (the health probe once rolled back acknowledged submits that way).
+    """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
+        self._conn = conn
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteDatabase:
@@ -73,8 +87,63 @@ class SqliteDatabase:
         await conn.executescript(_SCHEMA)
         return cls(conn)
 
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own (autocommit) transaction; returns the rows it changed."""
+        async with self._lock:
+            cur = await self._conn.execute(sql, params)
+            count = cur.rowcount
+            await cur.close()
+            return count
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else tuple(row)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._lock, self._conn.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return [tuple(r) for r in rows]
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Several statements as one: committed together, or rolled back on an error."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def probe_write(self) -> None:
+        """Raise unless the database grants the write lock; changes nothing."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._conn.execute("ROLLBACK")
+
     async def close(self) -> None:
-        await self.conn.close()
+        async with self._lock:
+            await self._conn.close()
+
+
+class Transaction:
+    """Statements inside `SqliteDatabase.transaction()` (the lock is already held)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        count = cur.rowcount
+        await cur.close()
+        return count
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else tuple(row)
 
 
 class SqliteStore:
@@ -84,66 +153,57 @@ class SqliteStore:
         self._db = db
 
     async def ping(self) -> None:
-        conn = self._db.conn
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            await conn.execute(
-                "INSERT OR REPLACE INTO channel_settings(channel_id) "
-                "SELECT '__ping__' WHERE 0"  # takes the write lock without changing data
-            )
-        finally:
-            await conn.execute("ROLLBACK")
+        await self._db.probe_write()
 
     async def get_channel_settings(self, channel_id: str) -> ChannelSettings:
-        async with self._db.conn.execute(
+        row = await self._db.fetchone(
             "SELECT auto_transcribe, language, translate_to FROM channel_settings "
             "WHERE channel_id = ?",
             (channel_id,),
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return ChannelSettings()
-        auto = None if row[0] is None else bool(row[0])
-        return ChannelSettings(auto_transcribe=auto, language=row[1], translate_to=row[2])
+        )
+        return _settings_from_row(row)
 
     async def update_channel_settings(self, channel_id: str, **changes: object) -> ChannelSettings:
         unknown = set(changes) - set(_SETTING_COLUMNS)
         if unknown:
             raise ValueError(f"unknown channel settings: {sorted(unknown)}")
-        conn = self._db.conn
-        await conn.execute(
-            "INSERT OR IGNORE INTO channel_settings(channel_id) VALUES (?)", (channel_id,)
-        )
-        for column, value in changes.items():
-            # Column names come from the fixed tuple above, never from users.
-            await conn.execute(
-                f"UPDATE channel_settings SET {column} = ? WHERE channel_id = ?",  # noqa: S608
-                (value, channel_id),
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT OR IGNORE INTO channel_settings(channel_id) VALUES (?)", (channel_id,)
             )
-        return await self.get_channel_settings(channel_id)
+            for column, value in changes.items():
+                # Column names come from the fixed tuple above, never from users.
+                await tx.execute(
+                    f"UPDATE channel_settings SET {column} = ? WHERE channel_id = ?",  # noqa: S608
+                    (value, channel_id),
+                )
+            row = await tx.fetchone(
+                "SELECT auto_transcribe, language, translate_to FROM channel_settings "
+                "WHERE channel_id = ?",
+                (channel_id,),
+            )
+        return _settings_from_row(row)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        async with self._db.conn.execute(
+        row = await self._db.fetchone(
             "SELECT spec, state, attempts, last_error, reply_ts FROM jobs WHERE id = ?", (job_id,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return None if row is None else job_record_from_row(row)
 
     async def record_reply(self, job_id: str, reply_ts: str) -> None:
-        await self._db.conn.execute(
+        await self._db.execute(
             "UPDATE jobs SET reply_ts = ?, updated_at = ? WHERE id = ?",
             (reply_ts, time.time(), job_id),
         )
 
     async def get_cached_transcript(self, key: str) -> tuple[str, float] | None:
-        async with self._db.conn.execute(
+        row = await self._db.fetchone(
             "SELECT transcript, duration_s FROM transcripts WHERE cache_key = ?", (key,)
-        ) as cur:
-            row = await cur.fetchone()
-        return None if row is None else (row[0], row[1])
+        )
+        return None if row is None else (str(row[0]), float(row[1]))
 
     async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None:
-        await self._db.conn.execute(
+        await self._db.execute(
             "INSERT OR REPLACE INTO transcripts(cache_key, transcript, duration_s, created_at) "
             "VALUES (?, ?, ?, ?)",
             (key, transcript_json, duration_s, time.time()),
@@ -152,42 +212,49 @@ class SqliteStore:
     async def link_thread(
         self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
     ) -> None:
-        await self._db.conn.execute(
+        await self._db.execute(
             "INSERT OR REPLACE INTO threads(channel_id, thread_ts, file_id, cache_key, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (channel_id, thread_ts, file_id, cache_key, time.time()),
         )
 
     async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
-        async with self._db.conn.execute(
+        row = await self._db.fetchone(
             "SELECT t.file_id, c.transcript, c.duration_s FROM threads t "
             "JOIN transcripts c ON c.cache_key = t.cache_key "
             "WHERE t.channel_id = ? AND t.thread_ts = ?",
             (channel_id, thread_ts),
-        ) as cur:
-            row = await cur.fetchone()
+        )
         if row is None:
             return None
-        return ThreadTranscript(file_id=row[0], transcript_json=row[1], duration_s=row[2])
+        return ThreadTranscript(
+            file_id=str(row[0]), transcript_json=str(row[1]), duration_s=float(row[2])
+        )
 
     async def purge(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        conn = self._db.conn
         removed = 0
-        for sql in (
-            "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?",
-            "DELETE FROM transcripts WHERE created_at < ?",
-            "DELETE FROM threads WHERE created_at < ?",
-        ):
-            cur = await conn.execute(sql, (cutoff,))
-            removed += cur.rowcount
+        async with self._db.transaction() as tx:
+            for sql in (
+                "DELETE FROM jobs WHERE state IN ('done', 'failed') AND updated_at < ?",
+                "DELETE FROM transcripts WHERE created_at < ?",
+                "DELETE FROM threads WHERE created_at < ?",
+            ):
+                removed += await tx.execute(sql, (cutoff,))
         return removed
 
     async def close(self) -> None:
         await self._db.close()
 
 
-def job_record_from_row(row: aiosqlite.Row | tuple[object, ...]) -> JobRecord:
+def _settings_from_row(row: Row | None) -> ChannelSettings:
+    if row is None:
+        return ChannelSettings()
+    auto = None if row[0] is None else bool(row[0])
+    return ChannelSettings(auto_transcribe=auto, language=row[1], translate_to=row[2])
+
+
+def job_record_from_row(row: Row) -> JobRecord:
     spec, state, attempts, last_error, reply_ts = row
     return JobRecord(
         job=Job.model_validate_json(str(spec)),

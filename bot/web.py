@@ -32,13 +32,14 @@ async def slack_events(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the store takes a write and the queue answers; 503 naming what failed."""
+    """200 when the store takes a write and the queue and its workers answer; else 503."""
     runtime = request.app[RUNTIME]
     part = "database"
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_S):
             await runtime.store.ping()
             part = "queue"
+            await runtime.queue.check()
             depth = await runtime.queue.depth()
             in_flight = await runtime.queue.in_flight()
     except Exception as exc:

@@ -22,16 +22,16 @@ async def test_healthz_is_ok_with_queue_counts(server: Server) -> None:
 async def test_healthz_is_503_when_the_database_refuses_writes(server: Server) -> None:
     store = server.runtime.store
     assert isinstance(store, SqliteStore)
-    conn = store._db.conn
+    db = store._db
     # What SQLite does for a read-only file or mount; works even for root, unlike chmod.
-    await conn.execute("PRAGMA query_only = ON")
+    await db.execute("PRAGMA query_only = ON")
     status, body = await _get(server.url + "/healthz")
     assert status == 503
     assert body["status"] == "unavailable"
     assert body["reason"].startswith("database: ")
     assert "readonly" in body["reason"]
 
-    await conn.execute("PRAGMA query_only = OFF")  # and it recovers
+    await db.execute("PRAGMA query_only = OFF")  # and it recovers
     status, body = await _get(server.url + "/healthz")
     assert status == 200
 

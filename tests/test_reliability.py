@@ -244,7 +244,7 @@ async def test_job_that_keeps_crashing_the_process_is_given_up_with_a_message(
         file_id=file["id"],
     )
     assert await LocalQueue(db, concurrency=1).submit(job)
-    await db.conn.execute("UPDATE jobs SET state = 'running', attempts = 3")
+    await db.execute("UPDATE jobs SET state = 'running', attempts = 3")
     await db.close()
 
     server = await start_server(settings)

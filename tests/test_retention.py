@@ -19,10 +19,10 @@ async def test_running_server_purges_what_is_past_retention(settings: Settings) 
     await store.cache_transcript("F_NEW::", '{"summary": "new", "segments": []}', 5.0)
     await store.link_thread("C1", "1.0", "F_OLD", "F_OLD::")
     old = time.time() - (settings.scribe_retention_days + 1) * DAY
-    await db.conn.execute(
+    await db.execute(
         "UPDATE transcripts SET created_at = ? WHERE cache_key = 'F_OLD::'", (old,)
     )
-    await db.conn.execute("UPDATE threads SET created_at = ?", (old,))
+    await db.execute("UPDATE threads SET created_at = ?", (old,))
     await db.close()
 
     server = await start_server(settings)
@@ -30,9 +30,8 @@ async def test_running_server_purges_what_is_past_retention(settings: Settings) 
         runtime_store = server.runtime.store
 
         async def keys() -> set[str]:
-            conn = runtime_store._db.conn  # type: ignore[attr-defined]
-            async with conn.execute("SELECT cache_key FROM transcripts") as cur:
-                return {row[0] for row in await cur.fetchall()}
+            db = runtime_store._db  # type: ignore[attr-defined]
+            return {row[0] for row in await db.fetchall("SELECT cache_key FROM transcripts")}
 
         # The purge runs as the workers start, then hourly.
         deadline = time.monotonic() + 5
