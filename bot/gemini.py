@@ -22,12 +22,12 @@ from google import genai
 from google.genai import _interactions as gi
 from google.genai import errors as genai_errors
 from google.genai import types
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import GeminiUnavailableError, TranscriptionError
 from bot.media import PreparedAudio
 from bot.prompts import SYSTEM_INSTRUCTION
-from bot.transcript import Transcript
+from bot.transcript import ANSWER_MODEL_CONFIG, Transcript, response_schema
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,13 @@ class TruncatedAnswerError(TranscriptionError):
 
 
 class SpeakerRoster(BaseModel):
-    speakers: list[str] = []
+    """The short first pass over a long recording: its voices, in order of appearance."""
+
+    model_config = ANSWER_MODEL_CONFIG
+
+    speakers: list[str] = Field(
+        default_factory=list, description="Speaker labels or names, in order of first appearance"
+    )
 
 
 def build_client(config: GeminiConfig) -> genai.Client:
@@ -150,7 +156,7 @@ class GeminiTranscriber:
                 response_format={
                     "type": "text",
                     "mime_type": "application/json",
-                    "schema": schema.model_json_schema(),
+                    "schema": response_schema(schema),
                 },
                 usage=usage,
             )
@@ -227,11 +233,12 @@ class GeminiTranscriber:
         kwargs: dict[str, Any] = {
             "model": self._config.model,
             "input": content,
-            "system_instruction": SYSTEM_INSTRUCTION,
             "generation_config": {"temperature": 0.2, "max_output_tokens": MAX_OUTPUT_TOKENS},
         }
         if response_format is not None:
+            # The instruction demands JSON: it must not go with plain-text requests.
             kwargs["response_format"] = response_format
+            kwargs["system_instruction"] = SYSTEM_INSTRUCTION
         interaction = await self._guard(self._client.aio.interactions.create(**kwargs))
         if usage is not None:
             usage.add(interaction)

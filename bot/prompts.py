@@ -21,6 +21,7 @@ class TranscribeOptions:
     translate_to: str | None = None
 
 
+#: Only for structured (JSON) requests; plain-text requests carry their own instructions.
 SYSTEM_INSTRUCTION = (
     "You are a careful transcriptionist. You transcribe speech verbatim, never invent "
     "content that is not in the audio, and answer only with the requested JSON."
@@ -35,7 +36,6 @@ def transcription_prompt(
     part: tuple[int, int] | None = None,
     correction: str | None = None,
 ) -> str:
-    target = options.translate_to or "en"
     lines = [
         "Process the audio file and generate a detailed transcription.",
         "Requirements:",
@@ -45,8 +45,7 @@ def transcription_prompt(
         f"H:MM:SS past one hour). The audio is {format_timestamp(duration_s)} long; no "
         "timestamp may exceed that, and timestamps never decrease.",
         "3. Detect the primary language of each segment (BCP-47 code, e.g. en, de, pt-BR).",
-        f"4. If a segment is not in '{target}', put its translation into '{target}' in "
-        "`translation`; otherwise leave `translation` null.",
+        _translation_line(options.translate_to),
         "5. Identify the primary emotion: happy, sad, angry, or neutral.",
         "6. Provide a brief summary (two to four sentences) at the beginning, plus key points "
         "and action items when there are any.",
@@ -71,12 +70,24 @@ def transcription_prompt(
     return "\n".join(lines)
 
 
+def _translation_line(target: str | None) -> str:
+    if target is None:
+        # Translation is off for this channel or request: translating would cost output
+        # tokens nobody asked for.
+        return "4. Do not translate: leave `translation` null in every segment."
+    return (
+        f"4. If a segment is not in '{target}', put its translation into '{target}' in "
+        "`translation`; otherwise leave `translation` null."
+    )
+
+
 def roster_prompt() -> str:
+    """The first pass over a chunked recording; asks for SpeakerRoster's one field."""
     return (
         "List the distinct speakers you hear in this audio, in order of first appearance. "
         "Label each 'Speaker 1', 'Speaker 2', … unless a speaker says their name or is "
-        "clearly addressed by name, in which case use the name. Put the labels in "
-        "`speakers`, a one-sentence summary in `summary`, and leave `segments` empty."
+        "clearly addressed by name, in which case use the name. Answer with the labels "
+        "in `speakers`, nothing else."
     )
 
 

@@ -3,16 +3,24 @@
 The JSON schema of `Transcript` is what Gemini is asked to answer with; it is a
 superset of the seed page's schema (summary; segments with speaker, timestamp,
 content, language, emotion).
+
+Every field is *required* in the schema sent (a constrained model may leave out any
+field the schema does not require), yet has a default when parsing, so transcripts
+stored or scripted before a field existed still load.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Emotion = Literal["happy", "sad", "angry", "neutral"]
+
+#: Models Gemini fills in: unknown keys are dropped, and in the schema sent (the
+#: serialization-mode JSON schema) fields with defaults are still required.
+ANSWER_MODEL_CONFIG = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
 
 _TIMESTAMP = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,]\d+)?\s*$")
 
@@ -20,7 +28,7 @@ _TIMESTAMP = re.compile(r"^\s*(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,]\d+)?\s*$")
 class Segment(BaseModel):
     """One stretch of speech by one speaker."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ANSWER_MODEL_CONFIG
 
     speaker: str = Field(description="Speaker label, e.g. 'Speaker 1', or the person's name")
     timestamp: str = Field(description="Start of the segment, MM:SS or H:MM:SS")
@@ -36,7 +44,7 @@ class Segment(BaseModel):
 class Transcript(BaseModel):
     """What Gemini returns for one recording (or one chunk of it)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ANSWER_MODEL_CONFIG
 
     summary: str = Field(description="Two to four sentences on what the recording is about")
     key_points: list[str] = Field(default_factory=list, description="Main points, if any")
@@ -70,6 +78,28 @@ def format_timestamp(seconds: float) -> str:
     return f"{minutes:02d}:{secs:02d}"
 
 
-def response_schema() -> dict[str, object]:
-    """The JSON schema sent as the structured-output format."""
-    return Transcript.model_json_schema()
+def response_schema(model: type[BaseModel] = Transcript) -> dict[str, Any]:
+    """The JSON schema sent as the structured-output format for `model`.
+
+    Serialization mode, so fields with defaults are required (see ANSWER_MODEL_CONFIG);
+    `default` keywords are dropped: Gemini's structured output does not document them,
+    and a required field's default means nothing to the model.
+    """
+    schema: dict[str, Any] = _without_defaults(model.model_json_schema(mode="serialization"))
+    return schema
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "default":
+            continue
+        if key in ("properties", "$defs"):  # names → schemas: a field may be called "default"
+            out[key] = {name: _without_defaults(sub) for name, sub in value.items()}
+        else:
+            out[key] = _without_defaults(value)
+    return out

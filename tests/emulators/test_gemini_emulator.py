@@ -20,7 +20,7 @@ from google import genai
 from google.genai import _interactions as interactions_errors
 from google.genai import errors, types
 
-from bot.transcript import Transcript, parse_timestamp
+from bot.transcript import Transcript, parse_timestamp, response_schema
 from tests.emulators.gemini import Blocked, Fault, GeminiEmulator, Truncated
 
 # google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
@@ -32,7 +32,7 @@ MODEL = "gemini-3.5-flash"
 JSON_FORMAT = {
     "type": "text",
     "mime_type": "application/json",
-    "schema": Transcript.model_json_schema(),
+    "schema": response_schema(Transcript),
 }
 
 

@@ -1,0 +1,135 @@
+"""The Gemini client against the emulator: what each request kind sends, and what it costs.
+
+Every test drives `GeminiTranscriber` (the real google-genai SDK) over HTTP against
+the emulator and reads back the request bodies the emulator recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.gemini import GeminiConfig, GeminiTranscriber, SpeakerRoster, Usage, build_client
+from bot.media_types import PreparedAudio
+from bot.prompts import TranscribeOptions, roster_prompt, transcription_prompt
+from bot.transcript import Transcript
+from tests.emulators.gemini import GeminiEmulator
+from tests.media_factory import make_audio
+
+# google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession from ClientSession:DeprecationWarning"
+)
+
+
+def config_for(emu: GeminiEmulator, **overrides: Any) -> GeminiConfig:
+    values: dict[str, Any] = {
+        "api_key": emu.api_key,
+        "model": "gemini-3.5-flash",
+        "base_url": emu.base_url,
+        "timeout_s": 20.0,
+        "attempts": 1,
+        "initial_delay_s": 0.01,
+    }
+    values.update(overrides)
+    return GeminiConfig(**values)
+
+
+@pytest.fixture
+async def transcriber(gemini: GeminiEmulator) -> AsyncIterator[GeminiTranscriber]:
+    config = config_for(gemini)
+    client = build_client(config)
+    yield GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(4))
+    await client.aio.aclose()
+    client.close()
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> PreparedAudio:
+    path = make_audio(tmp_path / "clip.mp3", duration_s=12.0, sample_rate=16_000)
+    return PreparedAudio(
+        path=path, mime_type="audio/mpeg", duration_s=12.0, size_bytes=path.stat().st_size
+    )
+
+
+def resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """`node` with a local `$ref` followed (the only kind pydantic writes)."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    name = str(ref).removeprefix("#/$defs/")
+    return dict(schema["$defs"][name])
+
+
+# --------------------------------------------------------------------- schema fidelity
+
+
+async def test_every_field_the_product_reads_is_required_in_the_schema_sent(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    # A constrained model may leave out any field the schema does not require.
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    await transcriber.list_speakers(clip, roster_prompt())
+    sent = [r["response_format"]["schema"] for r in gemini.interaction_requests]
+    transcript, roster = sent
+    assert set(transcript["required"]) == set(Transcript.model_fields)
+    assert set(transcript["required"]) >= {"summary", "segments", "speakers", "languages"}
+    segment = resolve(transcript, transcript["properties"]["segments"]["items"])
+    assert set(segment["required"]) == {
+        "speaker",
+        "timestamp",
+        "content",
+        "language",
+        "translation",
+        "emotion",
+    }
+    assert roster["required"] == ["speakers"]
+
+
+def test_parsing_stays_tolerant_of_fields_a_model_left_out() -> None:
+    # Scripted and stored transcripts from before the schema required everything.
+    parsed = Transcript.model_validate(
+        {"summary": "s", "segments": [{"speaker": "A", "timestamp": "00:01", "content": "hi"}]}
+    )
+    assert parsed.segments[0].emotion == "neutral"
+    assert parsed.segments[0].translation is None
+    assert parsed.key_points == [] and parsed.speakers == []
+
+
+def test_roster_prompt_asks_for_the_roster_schema_fields_only() -> None:
+    prompt = roster_prompt()
+    for name in SpeakerRoster.model_fields:
+        assert f"`{name}`" in prompt
+    assert "summary" not in prompt and "segments" not in prompt
+
+
+@pytest.mark.parametrize(
+    ("translate_to", "asked"),
+    [(None, None), ("en", "en"), ("pt-BR", "pt-BR")],
+)
+def test_translation_is_asked_for_only_when_a_target_is_set(
+    translate_to: str | None, asked: str | None
+) -> None:
+    prompt = transcription_prompt(30.0, TranscribeOptions(translate_to=translate_to))
+    if asked is None:
+        assert "translation into" not in prompt
+        assert "leave `translation` null" in prompt
+    else:
+        assert f"translation into '{asked}'" in prompt
+
+
+async def test_json_system_instruction_goes_only_with_json_requests(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    await transcriber.ask_text("Summarise: hello")
+    structured, plain = gemini.interaction_requests
+    assert "JSON" in structured["system_instruction"]
+    assert "response_format" not in plain
+    assert "JSON" not in str(plain.get("system_instruction") or "")
+    usage = Usage()
+    assert await transcriber.ask_text("Who spoke?", usage) and usage.requests == 1
