@@ -86,6 +86,86 @@ _API_KEY_MISSING = (
     " Please use API Key or other form of API consumer identity to call this API."
 )
 
+# The fields of the SDK's Interactions GenerationConfig (google-genai 3.6.1,
+# google/genai/_gaos/types/interactions/generationconfig.py, class GenerationConfig);
+# a test keeps this list equal to the installed SDK's.
+GENERATION_CONFIG_FIELDS = frozenset(
+    {
+        "image_config",
+        "max_output_tokens",
+        "seed",
+        "speech_config",
+        "stop_sequences",
+        "temperature",
+        "thinking_level",
+        "thinking_summaries",
+        "tool_choice",
+        "top_p",
+        "transcription_config",
+        "video_config",
+    }
+)
+# google/genai/_gaos/types/interactions/thinkinglevel.py
+THINKING_LEVELS = ("minimal", "low", "medium", "high", "xhigh")
+# Thought tokens reported per thinking level: a fixed part plus a share of the answer's
+# tokens. An invented model shaped like Google's description of the levels (higher
+# levels think more, "minimal" is close to no thinking); its numbers compare choices,
+# they do not predict a bill. Thinking is billed as output and takes time like output.
+THINKING_MODEL: dict[str, tuple[int, float]] = {
+    "minimal": (0, 0.0),
+    "low": (128, 0.1),
+    "medium": (512, 0.3),
+    "high": (2048, 0.6),
+    "xhigh": (8192, 1.0),
+}
+# Gemini 3 docs: without thinking_level the model thinks at "high" (docs, from memory).
+DEFAULT_THINKING_LEVEL = "high"
+
+# JSON Schema keywords Gemini's structured output takes. Sources:
+# - ai.google.dev/gemini-api/docs/structured-output, "JSON Schema support" (the Nov 2025
+#   update; the list as remembered, no stored copy was found): type, title, description,
+#   properties, required, additionalProperties, enum, format, minimum, maximum, items,
+#   prefixItems, minItems, maxItems, anyOf, $ref, $defs.
+# - the SDK's TextResponseFormat.schema docstring (google-genai 3.6.1,
+#   google/genai/_gaos/types/interactions/textresponseformat.py): minLength, maxLength,
+#   minProperties, maxProperties, uniqueItems, contains, minContains and maxContains are
+#   accepted but not enforced.
+# Stricter than Google where unsure: every other keyword (default, pattern, oneOf, allOf,
+# not, const, examples, propertyOrdering, nullable, ...) is refused with a 400, though the
+# real service may ignore some silently; nothing here should rely on one of them.
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "type",
+        "title",
+        "description",
+        "properties",
+        "required",
+        "additionalProperties",
+        "enum",
+        "format",
+        "minimum",
+        "maximum",
+        "items",
+        "prefixItems",
+        "minItems",
+        "maxItems",
+        "anyOf",
+        "$ref",
+        "$defs",
+        "minLength",
+        "maxLength",
+        "minProperties",
+        "maxProperties",
+        "uniqueItems",
+        "contains",
+        "minContains",
+        "maxContains",
+    }
+)
+# TextResponseFormat's fields (same SDK file); "audio", "image" and "video" formats exist
+# but this emulator answers text only.
+_RESPONSE_FORMAT_FIELDS = frozenset({"type", "mime_type", "schema"})
+
 _VERSION = r"{ver:v\d+[a-z0-9]*}"
 _ROSTER = re.compile(r"^\s*Speakers:\s*(.+?)\s*$", re.MULTILINE)
 _FILE_IN_URI = re.compile(r"(?:^|/)files/([A-Za-z0-9_-]+)(?:[?#].*)?$")
@@ -217,6 +297,9 @@ class _Prompt:
     texts: list[str]
     audio_seconds: float
     has_audio: bool
+    #: The JSON schema the answer must follow ({} for any JSON), None for plain text.
+    schema: dict[str, Any] | None = None
+    thinking_level: str = DEFAULT_THINKING_LEVEL
 
 
 class _ApiError(Exception):
@@ -658,10 +741,10 @@ class GeminiEmulator:
             answer = _default_answer(prompt)
         return answer
 
-    async def _delay(self, output_text: str = "") -> None:
+    async def _delay(self, output_text: str = "", thought_tokens: int = 0) -> None:
         delay = self.hang_s + self.latency_s
         if self.tokens_per_s:
-            delay += _tokens(output_text) / self.tokens_per_s
+            delay += (_tokens(output_text) + thought_tokens) / self.tokens_per_s
         if delay > 0:
             await asyncio.sleep(delay)
 
@@ -686,15 +769,18 @@ class GeminiEmulator:
             if not isinstance(body, dict):
                 raise _ApiError(400, "Invalid JSON payload received.")
             model = self._known_model(body.get("model"), request.match_info["ver"])
+            schema = _response_schema(body.get("response_format"))
+            level = _thinking_level(body.get("generation_config"))
             blocks = _interaction_blocks(body.get("input"))
-            extra = [str(body.get("system_instruction") or "")]
-            prompt = await self._prompt(model, blocks, extra)
+            prompt = await self._prompt(model, blocks, [_system_instruction(body)])
+            prompt.schema, prompt.thinking_level = schema, level
             answer = self._next_answer(body, prompt)
             if isinstance(answer, Fault):
                 await self._delay()
                 return answer.response()
             interaction = self._interaction_json(model, prompt, answer)
-            await self._delay(_answer_text(answer))
+            usage = interaction["usage"]
+            await self._delay(_answer_text(answer), usage.get("total_thought_tokens", 0))
             self.interactions[interaction["id"]] = {
                 **interaction,
                 "steps": [{"type": "user_input", "content": blocks}, *interaction["steps"]],
@@ -727,10 +813,14 @@ class GeminiEmulator:
                 "steps": [{"type": "model_output", "content": [{"type": "text", "text": text}]}],
             }
         in_tok, out_tok = _input_tokens(prompt), _tokens(text)
+        thought = thought_tokens(prompt.thinking_level, out_tok)
+        # GUESS, modelled on generateContent's usageMetadata: output excludes thoughts,
+        # the total counts both.
         out["usage"] = {
             "total_input_tokens": in_tok,
             "total_output_tokens": out_tok,
-            "total_tokens": in_tok + out_tok,
+            "total_thought_tokens": thought,
+            "total_tokens": in_tok + out_tok + thought,
         }
         return out
 
@@ -861,6 +951,218 @@ def _probe_seconds(source: Path | bytes) -> float | None:
         return None
 
 
+def thought_tokens(level: str, output_tokens: int) -> int:
+    """Thought tokens the emulator reports for an answer of `output_tokens` (THINKING_MODEL)."""
+    base, share = THINKING_MODEL[level]
+    return base + math.ceil(share * output_tokens)
+
+
+def _bad_field(message: str, field_path: str) -> _ApiError:
+    """Google's 400 for a request field it cannot take, with a BadRequest detail."""
+    return _ApiError(
+        400,
+        message,
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field_path, "description": message}],
+            }
+        ],
+    )
+
+
+def _unknown_name(name: str, at: str) -> _ApiError:
+    # The wording of Google's proto-JSON parser (observed for generateContent; GUESS that
+    # the Interactions front end answers the same).
+    return _bad_field(
+        f"Invalid JSON payload received. Unknown name \"{name}\" at '{at}': Cannot find field.",
+        at,
+    )
+
+
+def _system_instruction(body: dict[str, Any]) -> str:
+    """The request's system instruction (a string in the SDK's CreateModelInteraction)."""
+    value = body.get("system_instruction")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        # GUESS text, in the proto-JSON parser's style.
+        raise _bad_field(
+            f"Invalid value at 'system_instruction' (TYPE_STRING), {json.dumps(value)}",
+            "system_instruction",
+        )
+    return value
+
+
+def _thinking_level(config: Any) -> str:
+    """Check generation_config against the SDK's GenerationConfig; its thinking level."""
+    if config is None:
+        return DEFAULT_THINKING_LEVEL
+    if not isinstance(config, dict):
+        raise _bad_field("Invalid value at 'generation_config'.", "generation_config")
+    for name in config:
+        if name not in GENERATION_CONFIG_FIELDS:
+            raise _unknown_name(name, "generation_config")
+    level = config.get("thinking_level")
+    if level is None:
+        return DEFAULT_THINKING_LEVEL
+    if level not in THINKING_LEVELS:
+        raise _bad_field(  # GUESS text
+            f"Invalid value at 'generation_config.thinking_level', {json.dumps(level)}",
+            "generation_config.thinking_level",
+        )
+    return str(level)
+
+
+def _response_schema(value: Any) -> dict[str, Any] | None:
+    """The JSON schema a response_format asks for ({} for any JSON); None for plain text."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad_field("Invalid value at 'response_format'.", "response_format")
+    if value.get("type") != "text":
+        # A bare JSON schema here is the legacy form (gemini-wire.md: sunset in 2026; GUESS
+        # that it is now refused rather than read); other formats are not emulated.
+        raise _bad_field(
+            f"Invalid value at 'response_format.type', {json.dumps(value.get('type'))}: "
+            'expected a response format such as {"type": "text", ...}.',
+            "response_format.type",
+        )
+    for name in value:
+        if name not in _RESPONSE_FORMAT_FIELDS:
+            raise _unknown_name(name, "response_format")
+    mime = value.get("mime_type") or "text/plain"
+    schema = value.get("schema")
+    if mime == "text/plain" and schema is None:
+        return None
+    if mime != "application/json":
+        # SDK docstring: the schema is "only applicable when mime_type is application/json".
+        raise _bad_field(
+            f"Invalid value at 'response_format.mime_type', {json.dumps(mime)}",
+            "response_format.mime_type",
+        )
+    if schema is None:
+        return {}
+    _check_schema(schema, "response_format.schema")
+    return dict(schema)
+
+
+def _check_schema(node: Any, at: str) -> None:
+    """Refuse any keyword outside SCHEMA_KEYWORDS, anywhere in the schema."""
+    if not isinstance(node, dict):
+        raise _bad_field(f"Invalid value at '{at}': a schema must be an object.", at)
+    for key, value in node.items():
+        if key not in SCHEMA_KEYWORDS:
+            raise _unknown_name(key, at)
+        if key in ("properties", "$defs"):
+            for name, sub in (value or {}).items():
+                _check_schema(sub, f"{at}.{key}.{name}")
+        elif key in ("items", "contains") or (
+            key == "additionalProperties" and value is not True and value is not False
+        ):
+            _check_schema(value, f"{at}.{key}")
+        elif key in ("anyOf", "prefixItems"):
+            for i, sub in enumerate(value or []):
+                _check_schema(sub, f"{at}.{key}[{i}]")
+
+
+def _deref(node: Any, root: dict[str, Any]) -> Any:
+    """Follow local `$ref`s ("#/$defs/Name") to the schema they name."""
+    for _ in range(32):  # a cycle of bare refs would never resolve
+        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+            return node
+        target: Any = root
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            if part:
+                target = target.get(part) if isinstance(target, dict) else None
+        if target is None:
+            raise _bad_field(f"Unresolvable $ref {node['$ref']}.", "response_format.schema")
+        node = target
+    return node
+
+
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "null": lambda v: v is None,
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def _fits(node: dict[str, Any], value: Any) -> bool:
+    """Whether `value` has the type (or enum value) `node` asks for; shallow."""
+    if "enum" in node:
+        return value in node["enum"]
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind] if kind else []
+    if not kinds:
+        return value is not None or "properties" not in node
+    return any(_TYPE_CHECKS.get(k, lambda _v: False)(value) for k in kinds)
+
+
+def conform(node: Any, root: dict[str, Any], seed: Any) -> Any:
+    """A value valid against schema `node`, keeping whatever of `seed` fits it.
+
+    This is how the emulator answers in the requested shape: the transcript it would
+    have given is the seed, and a roster schema takes only the roster's fields from it.
+    """
+    node = _deref(node, root)
+    if not isinstance(node, dict):
+        return seed
+    if "anyOf" in node:
+        branches = [_deref(b, root) for b in node["anyOf"]]
+        chosen = next((b for b in branches if _fits(b, seed)), branches[0] if branches else {})
+        return conform(chosen, root, seed if _fits(chosen, seed) else None)
+    if "enum" in node:
+        return seed if seed in node["enum"] else node["enum"][0]
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if _TYPE_CHECKS.get(k, lambda _v: False)(seed)), kind[0])
+    if kind == "object" or (kind is None and "properties" in node):
+        return _conform_object(node, root, seed)
+    if kind == "array":
+        return _conform_array(node, root, seed)
+    if kind in ("integer", "number"):
+        return _conform_number(node, seed, integer=kind == "integer")
+    placeholders: dict[str, Any] = {"string": "(emulated)", "boolean": False, "null": None}
+    if kind in placeholders:
+        return seed if _TYPE_CHECKS[kind](seed) else placeholders[kind]
+    return seed
+
+
+def _conform_object(node: dict[str, Any], root: dict[str, Any], seed: Any) -> dict[str, Any]:
+    given = seed if isinstance(seed, dict) else {}
+    required = set(node.get("required") or [])
+    return {
+        name: conform(sub, root, given.get(name))
+        for name, sub in (node.get("properties") or {}).items()
+        if name in given or name in required
+    }
+
+
+def _conform_array(node: dict[str, Any], root: dict[str, Any], seed: Any) -> list[Any]:
+    items = node.get("items") or {}
+    values = [conform(items, root, v) for v in seed] if isinstance(seed, list) else []
+    while len(values) < int(node.get("minItems") or 0):
+        values.append(conform(items, root, None))
+    if node.get("maxItems") is not None:
+        values = values[: int(node["maxItems"])]
+    return values
+
+
+def _conform_number(node: dict[str, Any], seed: Any, *, integer: bool) -> float | int:
+    value = seed if _TYPE_CHECKS["integer" if integer else "number"](seed) else 0
+    low, high = node.get("minimum"), node.get("maximum")
+    if low is not None:
+        value = max(value, math.ceil(low) if integer else low)
+    if high is not None:
+        value = min(value, math.floor(high) if integer else high)
+    return value
+
+
 def _interaction_blocks(value: Any) -> list[dict[str, Any]]:
     """Content blocks of the user's input: a string, a list of blocks or a list of steps."""
     if isinstance(value, str):
@@ -959,8 +1261,13 @@ def _roster(texts: list[str]) -> list[str] | None:
 
 
 def _default_answer(prompt: _Prompt) -> Answer:
+    seed = default_transcript(prompt.audio_seconds, _roster(prompt.texts))
+    if prompt.schema is not None:
+        # A constrained model answers in the requested shape, whatever it was asked.
+        value = conform(prompt.schema, prompt.schema, seed if prompt.has_audio else None)
+        return value if isinstance(value, dict) else json.dumps(value)
     if prompt.has_audio:
-        return default_transcript(prompt.audio_seconds, _roster(prompt.texts))
+        return seed
     question = " ".join(t.strip() for t in prompt.texts if t.strip())
     return f"Answer: (emulated) you asked: {question[:500]}"
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import math
 import struct
 import time
+import typing
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,13 +17,22 @@ from typing import Any
 
 import aiohttp
 import av
+import jsonschema
 import pytest
 from google import genai
 from google.genai import _interactions as interactions_errors
 from google.genai import errors, types
 
+from bot.gemini import SpeakerRoster
 from bot.transcript import Transcript, parse_timestamp, response_schema
-from tests.emulators.gemini import Blocked, Fault, GeminiEmulator, Truncated
+from tests.emulators.gemini import (
+    GENERATION_CONFIG_FIELDS,
+    THINKING_LEVELS,
+    Blocked,
+    Fault,
+    GeminiEmulator,
+    Truncated,
+)
 
 # google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
 pytestmark = pytest.mark.filterwarnings(
@@ -407,9 +418,11 @@ async def test_latency_and_concurrency_are_tracked(
 
     emu.latency_s = 0.0
     emu.tokens_per_s = 100.0
-    emu.script("x" * 160)  # 40 output tokens -> 0.4 s
+    emu.script("x" * 160)  # 40 output tokens -> 0.4 s (no thinking: that takes time too)
     began = time.monotonic()
-    await client.aio.interactions.create(model=MODEL, input="slow")
+    await client.aio.interactions.create(
+        model=MODEL, input="slow", generation_config={"thinking_level": "minimal"}
+    )
     assert time.monotonic() - began >= 0.4
 
 
@@ -510,3 +523,204 @@ async def test_stream_generate_content_and_blocked(
     assert blocked.prompt_feedback is not None
     assert blocked.prompt_feedback.block_reason == types.BlockedReason.SAFETY
     assert len(emu.generate_requests) == 2
+
+
+# --- request strictness: response_format, system_instruction, generation_config ------------
+
+
+async def _post_interaction(emu: GeminiEmulator, body: dict[str, Any]) -> tuple[int, Any]:
+    """A raw POST, for bodies the SDK would refuse to build."""
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            f"{emu.base_url}/v1beta/interactions",
+            json=body,
+            headers={"x-goog-api-key": emu.api_key},
+        )
+        return response.status, await response.json()
+
+
+def roster_format() -> dict[str, Any]:
+    return {
+        "type": "text",
+        "mime_type": "application/json",
+        "schema": response_schema(SpeakerRoster),
+    }
+
+
+async def test_json_answer_has_the_shape_of_the_requested_schema(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    audio = inline(flac_bytes(21), "audio/flac")
+    roster = await client.aio.interactions.create(
+        model=MODEL,
+        input=[audio, {"type": "text", "text": "Who speaks?"}],
+        response_format=roster_format(),
+    )
+    answer = json.loads(roster.output_text)
+    assert answer == {"speakers": ["Speaker 1", "Speaker 2"]}  # a roster, not a transcript
+    jsonschema.validate(answer, roster_format()["schema"])
+
+    transcript = await client.aio.interactions.create(
+        model=MODEL, input=[audio], response_format=JSON_FORMAT
+    )
+    full = json.loads(transcript.output_text)
+    jsonschema.validate(full, JSON_FORMAT["schema"])
+    assert [s["timestamp"] for s in full["segments"]] == ["00:00", "00:10", "00:20"]
+
+    odd = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "count": {"type": "integer", "minimum": 3},
+            "mood": {"type": "string", "enum": ["calm", "tense"]},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        },
+        "required": ["title", "count", "mood", "tags", "note"],
+    }
+    other = await client.aio.interactions.create(
+        model=MODEL,
+        input=[audio],
+        response_format={"type": "text", "mime_type": "application/json", "schema": odd},
+    )
+    jsonschema.validate(json.loads(other.output_text), odd)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value"),
+    [
+        ("pattern", "^[0-9]+$"),
+        ("oneOf", [{"type": "string"}]),
+        ("allOf", [{"type": "string"}]),
+        ("not", {"type": "integer"}),
+        ("const", "x"),
+        ("default", "x"),
+        ("examples", ["x"]),
+        ("propertyOrdering", ["a"]),
+    ],
+)
+async def test_unsupported_schema_keyword_is_invalid_argument(
+    emu: GeminiEmulator, client_no_retry: genai.Client, keyword: str, value: Any
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string", keyword: value}},
+        "required": ["a"],
+    }
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(
+            model=MODEL,
+            input="hi",
+            response_format={"type": "text", "mime_type": "application/json", "schema": schema},
+        )
+    error = caught.value.body["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert f'"{keyword}"' in error["message"]
+    violation = error["details"][0]
+    assert violation["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    assert violation["fieldViolations"][0]["field"] == "response_format.schema.properties.a"
+
+
+async def test_keywords_gemini_accepts_but_ignores_pass(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    # The SDK's TextResponseFormat docstring: accepted, not enforced.
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string", "minLength": 2, "maxLength": 9}},
+        "required": ["a"],
+        "minProperties": 1,
+    }
+    interaction = await client_no_retry.aio.interactions.create(
+        model=MODEL,
+        input="hi",
+        response_format={"type": "text", "mime_type": "application/json", "schema": schema},
+    )
+    assert set(json.loads(interaction.output_text)) == {"a"}
+
+
+async def test_bare_schema_as_response_format_is_refused(emu: GeminiEmulator) -> None:
+    status, body = await _post_interaction(
+        emu, {"model": MODEL, "input": "hi", "response_format": {"type": "object"}}
+    )
+    assert status == 400
+    assert body["error"]["status"] == "INVALID_ARGUMENT"
+
+
+async def test_system_instruction_is_read_and_must_be_a_string(emu: GeminiEmulator) -> None:
+    status, body = await _post_interaction(
+        emu, {"model": MODEL, "input": "hi", "system_instruction": ["not", "a", "string"]}
+    )
+    assert status == 400
+    assert body["error"]["message"].startswith("Invalid value at 'system_instruction'")
+    status, body = await _post_interaction(
+        emu, {"model": MODEL, "input": "hi", "system_instruction": "Be brief."}
+    )
+    assert status == 200
+    assert emu.interaction_requests[-1]["system_instruction"] == "Be brief."
+    assert "Be brief." in body["steps"][0]["content"][0]["text"]  # the default echoes prompts
+
+
+async def test_unknown_generation_config_field_is_invalid_argument(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    with pytest.raises(interactions_errors.BadRequestError) as caught:
+        await client_no_retry.aio.interactions.create(
+            model=MODEL,
+            input="hi",
+            generation_config={"max_output_tokens": 10, "response_mime_type": "text/plain"},  # type: ignore[typeddict-unknown-key]
+        )
+    error = caught.value.body["error"]
+    assert error["status"] == "INVALID_ARGUMENT"
+    assert error["message"] == (
+        'Invalid JSON payload received. Unknown name "response_mime_type" at '
+        "'generation_config': Cannot find field."
+    )
+    with pytest.raises(interactions_errors.BadRequestError):
+        await client_no_retry.aio.interactions.create(
+            model=MODEL, input="hi", generation_config={"thinking_level": "maximal"}
+        )
+    accepted = await client_no_retry.aio.interactions.create(
+        model=MODEL,
+        input="hi",
+        generation_config={"max_output_tokens": 10, "thinking_level": "low", "seed": 1},
+    )
+    assert accepted.status == "completed"
+
+
+def test_generation_config_fields_match_the_sdk() -> None:
+    from google.genai._gaos.types.interactions.generationconfig import GenerationConfig
+    from google.genai._gaos.types.interactions.thinkinglevel import ThinkingLevel
+
+    assert frozenset(GenerationConfig.model_fields) == GENERATION_CONFIG_FIELDS
+    known_levels = typing.get_args(typing.get_args(ThinkingLevel)[0])  # Literal[...] | str
+    assert known_levels == THINKING_LEVELS
+
+
+async def test_thought_tokens_follow_the_thinking_level(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    thoughts: dict[str | None, int] = {}
+    for level in (None, "minimal", "low", "medium", "high", "xhigh"):
+        emu.script("x" * 400)  # 100 output tokens each time
+        config = {"thinking_level": level} if level else {}
+        interaction = await client.aio.interactions.create(
+            model=MODEL, input="think", generation_config=config
+        )
+        usage = interaction.usage
+        assert usage is not None and usage.total_output_tokens == 100
+        thoughts[level] = usage.total_thought_tokens or 0
+        assert usage.total_tokens == (
+            usage.total_input_tokens + usage.total_output_tokens + thoughts[level]
+        )
+    assert thoughts["minimal"] == 0
+    assert 0 < thoughts["low"] < thoughts["medium"] < thoughts["high"] < thoughts["xhigh"]
+    assert thoughts[None] == thoughts["high"]  # Gemini 3's default level
+
+    emu.tokens_per_s = 5000.0
+    emu.script("x" * 40)  # 10 output tokens, but thinking at "high" takes most of the time
+    began = time.monotonic()
+    await client.aio.interactions.create(
+        model=MODEL, input="slow thinker", generation_config={"thinking_level": "high"}
+    )
+    assert time.monotonic() - began >= (10 + thoughts["high"]) / 5000.0  # >= 0.41 s
