@@ -233,6 +233,9 @@ class GeminiTranscriber:
         kwargs: dict[str, Any] = {
             "model": self._config.model,
             "input": content,
+            # Interactions are kept server-side unless told otherwise; nothing here needs
+            # them again, and they hold people's speech.
+            "store": False,
             "generation_config": {"temperature": 0.2, "max_output_tokens": MAX_OUTPUT_TOKENS},
         }
         if response_format is not None:

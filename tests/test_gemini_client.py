@@ -133,3 +133,17 @@ async def test_json_system_instruction_goes_only_with_json_requests(
     assert "JSON" not in str(plain.get("system_instruction") or "")
     usage = Usage()
     assert await transcriber.ask_text("Who spoke?", usage) and usage.requests == 1
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+async def test_no_request_asks_gemini_to_store_the_interaction(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    # Interactions are stored server-side unless store=False (the SDK's default is True).
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    await transcriber.list_speakers(clip, roster_prompt())
+    await transcriber.ask_text("Summarise: hello")
+    assert [r.get("store") for r in gemini.interaction_requests] == [False, False, False]
+    assert gemini.interactions == {}  # nothing was kept for a later GET

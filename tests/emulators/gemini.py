@@ -343,6 +343,7 @@ class GeminiEmulator:
         self.generate_requests: list[dict[str, Any]] = []
         self.files: dict[str, StoredFile] = {}
         self.deleted_files: list[str] = []
+        #: Interactions kept server-side (all but those created with store=False).
         self.interactions: dict[str, dict[str, Any]] = {}
         self.max_concurrent_interactions = 0
         self.in_flight_interactions = 0
@@ -781,10 +782,12 @@ class GeminiEmulator:
             interaction = self._interaction_json(model, prompt, answer)
             usage = interaction["usage"]
             await self._delay(_answer_text(answer), usage.get("total_thought_tokens", 0))
-            self.interactions[interaction["id"]] = {
-                **interaction,
-                "steps": [{"type": "user_input", "content": blocks}, *interaction["steps"]],
-            }
+            if body.get("store") is not False:
+                # store defaults to True (the SDK's docstring): the timeline is kept for GET.
+                self.interactions[interaction["id"]] = {
+                    **interaction,
+                    "steps": [{"type": "user_input", "content": blocks}, *interaction["steps"]],
+                }
             return web.json_response(interaction)
 
     def _interaction_json(self, model: str, prompt: _Prompt, answer: Answer) -> dict[str, Any]:

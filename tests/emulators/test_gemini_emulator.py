@@ -724,3 +724,13 @@ async def test_thought_tokens_follow_the_thinking_level(
         model=MODEL, input="slow thinker", generation_config={"thinking_level": "high"}
     )
     assert time.monotonic() - began >= (10 + thoughts["high"]) / 5000.0  # >= 0.41 s
+
+
+async def test_store_false_keeps_nothing_to_get(emu: GeminiEmulator, client: genai.Client) -> None:
+    kept = await client.aio.interactions.create(model=MODEL, input="keep me")
+    assert (await client.aio.interactions.get(kept.id)).id == kept.id
+    gone = await client.aio.interactions.create(model=MODEL, input="forget me", store=False)
+    assert emu.interaction_requests[-1]["store"] is False
+    assert list(emu.interactions) == [kept.id]
+    with pytest.raises(interactions_errors.NotFoundError):
+        await client.aio.interactions.get(gone.id)
