@@ -15,7 +15,7 @@ from typing import Any
 from bot.commands import Command
 from bot.job_spec import Job, answer_job_id, transcribe_job_id
 from bot.queue import JobQueue
-from bot.slack_files import media_files
+from bot.slack_files import is_file_stub, media_files
 from bot.store import ChannelSettings, Store
 
 logger = logging.getLogger(__name__)
@@ -73,12 +73,15 @@ class Intake:
             return 0
         if not await self.auto_enabled(channel, channel_type):
             return 0
+        # A clip sent to the bot directly is a request; a stub sent to it may be any file,
+        # and a DM'd PDF gets the same silence whether Slack sent it whole or as a stub.
         return await self._submit_files(
             event,
             channel_id=channel,
             user_id=str(event.get("user") or ""),
             team_id=team_id,
             requested=channel_type == "im",
+            stubs_requested=False,
         )
 
     async def _dm_question(self, event: dict[str, Any], *, team_id: str) -> bool:
@@ -104,7 +107,10 @@ class Intake:
         user_id: str,
         team_id: str,
         requested: bool,
+        stubs_requested: bool = True,
     ) -> int:
+        """One job per file that is, or may be, media. Stubs and files hidden by the plan's
+        limit carry no download link: their job looks the file up with files.info."""
         ts = str(message.get("ts") or "")
         thread_ts = str(message.get("thread_ts") or ts)
         created = 0
@@ -118,7 +124,7 @@ class Intake:
                     message_ts=ts,
                     file_id=str(file["id"]),
                     user_id=user_id,
-                    requested=requested,
+                    requested=requested and (stubs_requested or not is_file_stub(file)),
                     file=file if file.get("url_private_download") else None,
                 )
             )

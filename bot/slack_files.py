@@ -4,6 +4,11 @@ The bot token is a key to the whole workspace's files, so it is sent only to
 Slack's own hosts (and the configured API host, which tests point at an
 emulator), re-checked at every redirect hop. Redirects are followed by hand for
 that reason: aiohttp would follow them itself, deciding alone where the header goes.
+
+A file in an event or a message is not always the whole file: Slack Connect channels
+(and some DMs) carry a stub that only `files.info` can complete, and a free workspace
+redacts files past its plan's limit. Both are kept as candidates, so that the job
+that runs later can look the file up and either transcribe it or say why not.
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from bot.errors import FileAccessError, TooLargeError
 
 logger = logging.getLogger(__name__)
 
-_SLACK_HOSTS = ("slack.com",)
-_SLACK_HOST_SUFFIXES = (".slack.com", ".slack-edge.com")
+# GovSlack is the same service on its own domain: "GovSlack does not run on the slack.com
+# domain. Instead, it runs on the separate domain slack-gov.com" (api.slack-gov.com/gov-slack/
+# about); its files come from files.slack-gov.com. No GovSlack CDN domain is documented, so
+# none is trusted.
+_SLACK_HOSTS = ("slack.com", "slack-gov.com")
+_SLACK_HOST_SUFFIXES = (".slack.com", ".slack-edge.com", ".slack-gov.com")
 _MAX_REDIRECTS = 5
 _CHUNK = 256 * 1024
 
@@ -48,8 +57,44 @@ def is_media_file(file: dict[str, Any]) -> bool:
     return str(file.get("filetype") or "").lower() in _MEDIA_FILETYPES
 
 
+def is_file_stub(file: dict[str, Any]) -> bool:
+    """A Slack Connect (or DM) stub: an id and `file_access: check_file_info`, nothing else.
+
+    Slack's file_share reference, "Slack Connect files": the rest comes from `files.info`.
+    """
+    return file.get("file_access") == "check_file_info"
+
+
+def is_hidden_by_limit(file: dict[str, Any]) -> bool:
+    """A file the workspace's free plan hides (Slack changelog 2019-03: `mode: hidden_by_limit`)."""
+    return file.get("mode") == "hidden_by_limit"
+
+
 def media_files(files: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    return [f for f in files or [] if isinstance(f, dict) and f.get("id") and is_media_file(f)]
+    """The files worth a job: media, stubs (maybe media), and hidden files (to be explained)."""
+    return [
+        f
+        for f in files or []
+        if isinstance(f, dict)
+        and f.get("id")
+        and (is_media_file(f) or is_file_stub(f) or is_hidden_by_limit(f))
+    ]
+
+
+def hidden_file_error(file: dict[str, Any]) -> FileAccessError | None:
+    """The message for a file that the workspace's plan hides, or None for a visible file.
+
+    Call it on the object from `files.info`, before `is_media_file`: a hidden file has no
+    name or type left, and would otherwise be taken for "not audio or video".
+    """
+    if not is_hidden_by_limit(file):
+        return None
+    return FileAccessError(
+        "I can't open this file: it is hidden by this workspace's plan limit (on Slack's "
+        "free plan, older messages and files are hidden). Upload the recording again to "
+        "share a fresh copy, or ask a workspace admin about a paid plan, then ask me again.",
+        reason="hidden_by_limit",
+    )
 
 
 def token_allowed(url: str, api_url: str) -> bool:

@@ -10,7 +10,14 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FileAccessError, TooLargeError
-from bot.slack_files import download_slack_file, is_media_file, token_allowed
+from bot.slack_files import (
+    download_slack_file,
+    hidden_file_error,
+    is_file_stub,
+    is_media_file,
+    media_files,
+    token_allowed,
+)
 
 API = "https://slack.com/api/"
 LOCAL_API = "http://127.0.0.1:8080/api/"
@@ -31,6 +38,14 @@ LOCAL_API = "http://127.0.0.1:8080/api/"
         ("http://127.0.0.1:8080/files/a", LOCAL_API, True),
         ("http://127.0.0.1:8081/files/a", LOCAL_API, False),  # another port is another host
         ("http://127.0.0.2:8080/files/a", LOCAL_API, False),
+        # GovSlack runs on slack-gov.com and its subdomains (api.slack-gov.com/gov-slack/about).
+        ("https://files.slack-gov.com/files-pri/T1-F1/download/a.m4a", API, True),
+        ("https://slack-gov.com/x", API, True),
+        ("https://agency.slack-gov.com/files/a", API, True),
+        ("http://files.slack-gov.com/x", API, False),
+        ("https://slack-gov.com.evil.example/x", API, False),
+        ("https://evilslack-gov.com/x", API, False),
+        ("https://files.slack-gov.com@evil.example/x", API, False),
     ],
 )
 def test_token_allowed(url: str, api_url: str, allowed: bool) -> None:
@@ -54,6 +69,57 @@ def test_token_allowed(url: str, api_url: str, allowed: bool) -> None:
 )
 def test_is_media_file(file: dict[str, object], media: bool) -> None:
     assert is_media_file(file) is media
+
+
+#: What Slack Connect channels and some DMs carry instead of the file (slack-wire.md §1.4b).
+STUB = {
+    "id": "F1",
+    "mode": "file_access",
+    "file_access": "check_file_info",
+    "created": 0,
+    "timestamp": 0,
+    "user": "",
+}
+#: A file past a free workspace's limit (Slack changelog 2019-03-wild-west-for-files-no-more).
+HIDDEN = {"id": "F2", "mode": "hidden_by_limit"}
+AUDIO = {"id": "F3", "mimetype": "audio/mp4", "filetype": "m4a", "mode": "hosted"}
+PDF = {"id": "F4", "mimetype": "application/pdf", "filetype": "pdf", "mode": "hosted"}
+
+
+@pytest.mark.parametrize(
+    ("file", "stub"),
+    [
+        (STUB, True),
+        ({"id": "F1", "file_access": "check_file_info"}, True),
+        (HIDDEN, False),
+        (AUDIO, False),
+        ({**AUDIO, "file_access": "visible"}, False),
+        ({"id": "F5", "mode": "file_access", "file_access": "access_denied"}, False),
+    ],
+)
+def test_is_file_stub(file: dict[str, object], stub: bool) -> None:
+    assert is_file_stub(file) is stub
+    assert is_media_file(file) is (file.get("mimetype") == "audio/mp4")
+
+
+def test_media_files_keeps_what_may_be_media_and_what_must_be_explained() -> None:
+    files = [PDF, STUB, AUDIO, HIDDEN, {"mode": "file_access"}, "F9", {**STUB, "id": ""}]
+    assert media_files(files) == [STUB, AUDIO, HIDDEN]  # type: ignore[arg-type]
+    assert media_files(None) == []
+
+
+@pytest.mark.parametrize("file", [STUB, AUDIO, PDF, {"id": "F6", "mode": "tombstone"}])
+def test_no_hidden_file_error_for_visible_files(file: dict[str, object]) -> None:
+    assert hidden_file_error(file) is None
+
+
+def test_hidden_file_error_says_what_happened_and_what_to_do() -> None:
+    error = hidden_file_error(HIDDEN)
+    assert isinstance(error, FileAccessError)
+    assert error.reason == "hidden_by_limit"
+    text = str(error)
+    assert "hidden" in text and "plan" in text
+    assert "upload" in text.lower()  # what to do: share the recording again
 
 
 class Hosts:

@@ -193,8 +193,13 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         is_archived: bool = False,
         user: str | None = None,
         members: set[str] | None = None,
+        is_ext_shared: bool = False,
     ) -> None:
-        """Add a conversation. `members` None means every user may see it."""
+        """Add a conversation. `members` None means every user may see it.
+
+        `is_ext_shared`: a Slack Connect channel, whose messages carry file stubs
+        (`file_access: check_file_info`) instead of files, in events and in history alike.
+        """
         self.channels[channel_id] = {
             "id": channel_id,
             "name": None if is_im else (name or channel_id.lower()),
@@ -205,6 +210,7 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
             "bot_is_member": bot_is_member,
             "user": user,
             "members": members,
+            "is_ext_shared": is_ext_shared,
             "created": 1690000000,
         }
         self.messages.setdefault(channel_id, [])
@@ -268,8 +274,8 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
                 "is_mpim": kind == "mpim",
                 "is_private": channel["is_private"],
                 "is_general": channel["id"] == "C0GENERAL",
-                "is_shared": False,
-                "is_ext_shared": False,
+                "is_shared": channel["is_ext_shared"],
+                "is_ext_shared": channel["is_ext_shared"],
                 "is_member": channel["bot_is_member"],
                 "creator": "U0ALICE",
                 "topic": {"value": "", "creator": "", "last_set": 0},
@@ -322,8 +328,14 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         text: str = "",
         files: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
         thread_ts: str | None = None,
+        file_stubs: bool | None = None,
     ) -> dict[str, Any]:
-        """Record a user's message in `channel`; returns the `message` event Slack would send."""
+        """Record a user's message in `channel`; returns the `message` event Slack would send.
+
+        `file_stubs`: the message carries file stubs rather than files (in its event and in
+        history), as Slack Connect channels do and some DMs do; None means "if the channel
+        is a Slack Connect channel".
+        """
         if channel not in self.channels:
             raise KeyError(f"unknown channel {channel}; add_channel() it first")
         blocks = []
@@ -357,7 +369,9 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
             self._share_file(f["id"], channel, message)
         if files:
             message["files"] = [copy.deepcopy(self.files[f["id"]]["file"]) for f in files]
-        event = copy.deepcopy({k: v for k, v in message.items() if k != "dangling_thread"})
+            if file_stubs:
+                message["stub_files"] = True
+        event = self._wire_message(channel, message)
         event |= {
             "channel": channel,
             "channel_type": channel_kind(self.channels[channel]),

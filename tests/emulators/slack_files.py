@@ -166,6 +166,10 @@ class FileHostingMixin:
             share["thread_ts"] = message["thread_ts"]
         obj["shares"].setdefault(scope, {}).setdefault(channel_id, []).insert(0, share)
 
+    def hide_file_by_limit(self, file_id: str) -> None:
+        """The workspace's free plan now hides this file: tombstones everywhere, no download."""
+        self.files[file_id]["hidden_by_limit"] = True
+
     def drop_download_after(self, file_id: str, nbytes: int, *, times: int = 1) -> None:
         """The next `times` downloads of the file are cut off after `nbytes` bytes."""
         self._drops[file_id].extend([nbytes] * times)
@@ -198,6 +202,7 @@ class FileHostingMixin:
             auth == f"Bearer {self.bot_token}"
             and "files:read" in self.scopes
             and stored["visible_to_bot"]
+            and not stored.get("hidden_by_limit")
         )
         if not authorized:
             # Slack sends unauthenticated downloads to the workspace sign-in page (HTML, 200).

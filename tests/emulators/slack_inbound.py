@@ -68,7 +68,9 @@ class InboundMixin:
                     "is_enterprise_install": False,
                 }
             ],
-            "is_ext_shared_channel": False,
+            "is_ext_shared_channel": bool(
+                self.channels.get(str(context["cid"]), {}).get("is_ext_shared")
+            ),
             "event_context": "4-" + context_b64,
         }
 

@@ -168,6 +168,24 @@ class WebApiMixin:
             result["truncated"] = True
         return result
 
+    def _wire_file(self, file: dict[str, Any], *, stub: bool) -> dict[str, Any]:
+        """A file as a message (event or history) shows it: whole, a stub, or a tombstone."""
+        record = self.files.get(file.get("id", ""))
+        if record is not None and record.get("hidden_by_limit"):
+            return hidden_by_limit(file["id"])
+        if stub:
+            return file_stub(file["id"])
+        return copy.deepcopy(file)
+
+    def _wire_message(self, channel_id: str, message: dict[str, Any]) -> dict[str, Any]:
+        """A stored message as Slack returns it in history, replies and events."""
+        public = _public(message)
+        if public.get("files"):
+            channel = self.channels.get(channel_id) or {}
+            stub = bool(message.get("stub_files") or channel.get("is_ext_shared"))
+            public["files"] = [self._wire_file(f, stub=stub) for f in public["files"]]
+        return public
+
     def _bot_message(self, channel: dict[str, Any], thread_ts: str | None, **fields: Any) -> dict:
         message: dict[str, Any] = {
             "type": "message",
@@ -330,7 +348,7 @@ class WebApiMixin:
             raise SlackApiFailure("file_deleted")
         return {
             "ok": True,
-            "file": copy.deepcopy(record["file"]),
+            "file": self._wire_file(record["file"], stub=False),
             "comments": [],
             "response_metadata": {"next_cursor": ""},
         }
@@ -349,7 +367,7 @@ class WebApiMixin:
         page, more, next_cursor = _paginate(newest_first, params, default_limit=100)
         return {
             "ok": True,
-            "messages": [_public(m) for m in page],
+            "messages": [self._wire_message(channel["id"], m) for m in page],
             "has_more": more,
             "pin_count": 0,
             "channel_actions_ts": None,
@@ -375,7 +393,7 @@ class WebApiMixin:
         page, more, next_cursor = _paginate(replies, params, default_limit=1000, reserve=1)
         return {
             "ok": True,
-            "messages": [_public(parent), *(_public(m) for m in page)],
+            "messages": [self._wire_message(channel["id"], m) for m in (parent, *page)],
             "has_more": more,
             "response_metadata": {"next_cursor": next_cursor},
         }
@@ -520,7 +538,23 @@ def _public(message: dict[str, Any]) -> dict[str, Any]:
     return {k: copy.deepcopy(v) for k, v in message.items() if k not in _PRIVATE_KEYS}
 
 
-_PRIVATE_KEYS = {"truncated", "channel_id", "dangling_thread"}
+_PRIVATE_KEYS = {"truncated", "channel_id", "dangling_thread", "stub_files"}
+
+#: What a Slack Connect channel (and some DMs) carries instead of a file: the app must call
+#: files.info for the rest (docs.slack.dev/reference/events/message/file_share, "Slack Connect
+#: files"; the same shape in a captured DM event, slack-wire.md §1.4b).
+FILE_STUB = {"mode": "file_access", "file_access": "check_file_info", "created": 0, "timestamp": 0}
+
+
+def file_stub(file_id: str) -> dict[str, Any]:
+    return {"id": file_id, **FILE_STUB, "user": ""}
+
+
+def hidden_by_limit(file_id: str) -> dict[str, Any]:
+    """A file past a free workspace's storage limit, redacted to its id (Slack changelog
+    2019-03 "Enforcing the 5 GB file upload limit": history, files.info and files.list all
+    return `{"id": …, "mode": "hidden_by_limit"}`; today the free plan's limit is 90 days)."""
+    return {"id": file_id, "mode": "hidden_by_limit"}
 
 
 def _time_window(messages: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:

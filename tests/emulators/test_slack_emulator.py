@@ -625,3 +625,87 @@ async def test_history_is_newest_first_and_paginates(
     )
     assert [m["text"] for m in rest["messages"]] == ["1", "0"]
     assert rest["messages"][1]["reply_count"] == 1
+
+
+# --- Slack Connect file stubs and files hidden by the free plan's limit -----------------------
+
+#: What Slack sends instead of the file in Slack Connect channels and some DMs (slack-wire.md §1.4b).
+STUB_KEYS = {"id", "mode", "file_access", "created", "timestamp", "user"}
+
+
+def assert_stub(file: dict[str, Any], file_id: str) -> None:
+    assert set(file) == STUB_KEYS
+    assert file == {
+        "id": file_id,
+        "mode": "file_access",
+        "file_access": "check_file_info",
+        "created": 0,
+        "timestamp": 0,
+        "user": "",
+    }
+
+
+async def test_slack_connect_channel_sends_stubs_everywhere_but_files_info(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    emu.add_channel("C0CONNECT", name="with-partner", is_ext_shared=True)
+    clip = emu.add_file(b"abc")
+    event = emu.post_user_message("C0CONNECT", files=[clip], text="listen")
+    assert_stub(event["files"][0], clip["id"])
+    assert emu.event_envelope(event)["is_ext_shared_channel"] is True
+    reply = emu.post_user_message("C0CONNECT", files=[clip], thread_ts=event["ts"])
+    assert_stub(reply["files"][0], clip["id"])
+
+    history = await client.conversations_history(channel="C0CONNECT")
+    assert_stub(history["messages"][0]["files"][0], clip["id"])
+    replies = await client.conversations_replies(channel="C0CONNECT", ts=event["ts"])
+    assert [m["files"][0]["mode"] for m in replies["messages"]] == ["file_access"] * 2
+    info = await client.files_info(file=clip["id"])
+    assert info["file"]["mimetype"] == "audio/mp4"
+    assert info["file"]["url_private_download"] == clip["url_private_download"]
+    shares = info["file"]["shares"]["public"]["C0CONNECT"]
+    assert {s["ts"] for s in shares} == {event["ts"], reply["ts"]}
+
+    reader = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
+    emu.scopes += ("channels:read",)
+    channel = (await reader.conversations_info(channel="C0CONNECT"))["channel"]
+    assert channel["is_ext_shared"] is True and channel["is_shared"] is True
+    # An ordinary channel still carries the whole file.
+    plain = emu.post_user_message("C0GENERAL", files=[clip])
+    assert plain["files"][0]["url_private_download"] == clip["url_private_download"]
+    assert emu.event_envelope(plain)["is_ext_shared_channel"] is False
+
+
+async def test_dm_stubs_when_asked(emu: SlackEmulator, client: AsyncWebClient) -> None:
+    emu.add_channel("D0ALICE", is_im=True, user="U0ALICE")
+    clip = emu.add_file(b"abc")
+    event = emu.post_user_message("D0ALICE", files=[clip], file_stubs=True)
+    assert event["channel_type"] == "im"
+    assert_stub(event["files"][0], clip["id"])
+    history = await client.conversations_history(channel="D0ALICE")
+    assert_stub(history["messages"][0]["files"][0], clip["id"])
+    whole = emu.post_user_message("D0ALICE", files=[clip])
+    assert whole["files"][0]["mimetype"] == "audio/mp4"
+
+
+async def test_files_hidden_by_limit_are_tombstones(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    clip = emu.add_file(b"abc")
+    before = emu.post_user_message("C0GENERAL", files=[clip])
+    assert before["files"][0]["mimetype"] == "audio/mp4"
+    emu.hide_file_by_limit(clip["id"])
+    # Slack's changelog 2019-03 ("wild west for files no more"): redacted to id and mode.
+    tombstone = {"id": clip["id"], "mode": "hidden_by_limit"}
+    history = await client.conversations_history(channel="C0GENERAL")
+    assert history["messages"][0]["files"] == [tombstone]
+    assert (await client.files_info(file=clip["id"]))["file"] == tombstone
+    shared_again = emu.post_user_message("C0GENERAL", files=[clip])
+    assert shared_again["files"] == [tombstone]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            clip["url_private_download"], headers={"Authorization": f"Bearer {emu.bot_token}"}
+        ) as resp,
+    ):
+        assert resp.content_type == "text/html"
