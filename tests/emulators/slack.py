@@ -226,7 +226,15 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         deleted: bool = False,
         tz: str = "Europe/London",
         tz_offset: int = 0,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        is_restricted: bool = False,
+        is_ultra_restricted: bool = False,
     ) -> None:
+        """A person (or bot user) as users.info shows it (docs.slack.dev user object):
+        admins and owners, guests (`is_restricted`; single-channel guests are also
+        `is_ultra_restricted`), deactivated accounts (`deleted`)."""
         self.users[user_id] = {
             "id": user_id,
             "team_id": self.team_id,
@@ -246,8 +254,11 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
                 "team": self.team_id,
                 **({"bot_id": self.bot_id} if is_bot else {}),
             },
-            "is_admin": False,
-            "is_owner": False,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": is_primary_owner,
+            "is_restricted": is_restricted,
+            "is_ultra_restricted": is_ultra_restricted,
             "is_bot": is_bot,
             "is_app_user": False,
             "updated": 1690000000,

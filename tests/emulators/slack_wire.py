@@ -74,18 +74,19 @@ def sign(secret: str, body: bytes, ts: int) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def encode_cursor(value: str) -> str:
-    # Slack's cursors look like base64("next_ts:1512085861000543"); clients treat them as opaque.
-    return base64.b64encode(f"next_ts:{value}".encode()).decode()
+def encode_cursor(value: str, kind: str = "next_ts") -> str:
+    # Slack's cursors look like base64("next_ts:1512085861000543") for messages and
+    # base64("user_id:W1234567") for members (docs' examples); clients treat them as opaque.
+    return base64.b64encode(f"{kind}:{value}".encode()).decode()
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str, kind: str = "next_ts") -> str:
     try:
         raw = base64.b64decode(cursor.encode(), validate=True).decode()
     except (ValueError, UnicodeDecodeError) as e:
         raise SlackApiFailure("invalid_cursor") from e
     prefix, _, value = raw.partition(":")
-    if prefix != "next_ts" or not value:
+    if prefix != kind or not value:
         raise SlackApiFailure("invalid_cursor")
     return value
 
@@ -139,6 +140,7 @@ METHOD_TIERS: dict[str, int] = {
     "conversations.history": 3,
     "conversations.replies": 3,
     "conversations.info": 3,
+    "conversations.members": 4,
     "users.info": 4,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,

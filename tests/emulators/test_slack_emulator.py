@@ -709,3 +709,126 @@ async def test_files_hidden_by_limit_are_tombstones(
         ) as resp,
     ):
         assert resp.content_type == "text/html"
+
+
+# --- who can see a channel: conversations.members / info, users.info ---------------------------
+
+READ = ("channels:read", "groups:read", "im:read", "mpim:read")
+
+
+@pytest.fixture
+async def reader(emu: SlackEmulator) -> AsyncWebClient:
+    emu.scopes += READ
+    return AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
+
+
+async def test_conversations_members_pages_with_cursor_and_limit(
+    emu: SlackEmulator, reader: AsyncWebClient
+) -> None:
+    people = {f"U{i:04d}" for i in range(250)}
+    for user in people:
+        emu.add_user(user, name=user.lower(), real_name=user)
+    emu.add_channel("C0BIG", members=people)
+    first = await reader.conversations_members(channel="C0BIG")
+    assert len(first["members"]) == 100  # Slack's default limit
+    seen = list(first["members"])
+    cursor = first["response_metadata"]["next_cursor"]
+    while cursor:
+        page = await reader.conversations_members(channel="C0BIG", limit=120, cursor=cursor)
+        assert len(page["members"]) <= 120
+        seen += page["members"]
+        cursor = page["response_metadata"]["next_cursor"]
+    assert len(seen) == len(set(seen)) == 251
+    assert set(seen) == people | {emu.bot_user_id}
+    everyone = await reader.conversations_members(channel="C0BIG", limit=5000)
+    assert len(everyone["members"]) == 251  # at most 1000 a page; this fits in one
+    err = await api_error(reader.conversations_members(channel="C0BIG", cursor="bm9wZQ=="))
+    assert err.response["error"] == "invalid_cursor"
+
+
+async def test_conversations_members_needs_the_read_scope_of_the_channel_type(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    emu.add_channel("G0PRIV", is_private=True, members={"U0ALICE"})
+    emu.add_channel("D0ALICE", is_im=True, user="U0ALICE")
+    emu.add_channel("G0MPIM", is_mpim=True, members={"U0ALICE"})
+    cases = [
+        ("C0GENERAL", "channels:read"),
+        ("G0PRIV", "groups:read"),
+        ("D0ALICE", "im:read"),
+        ("G0MPIM", "mpim:read"),
+    ]
+    for channel, scope in cases:
+        err = await api_error(client.conversations_members(channel=channel))
+        assert (err.response["error"], err.response["needed"]) == ("missing_scope", scope)
+        emu.scopes += (scope,)
+        members = (await client.conversations_members(channel=channel))["members"]
+        assert "U0ALICE" in members and emu.bot_user_id in members
+
+
+async def test_private_channels_the_bot_is_not_in_do_not_exist_for_it(
+    emu: SlackEmulator, reader: AsyncWebClient
+) -> None:
+    emu.add_channel("G0SECRET", is_private=True, bot_is_member=False, members={"U0ALICE"})
+    emu.post_user_message("G0SECRET", text="secret")
+    for method in ("conversations.members", "conversations.info", "conversations.history"):
+        err = await api_error(reader.api_call(method, params={"channel": "G0SECRET"}))
+        assert err.response["error"] == "channel_not_found"
+    # A public channel the bot is not in is still visible to it, members included.
+    emu.add_channel("C0OUT", bot_is_member=False, members={"U0ALICE"})
+    assert (await reader.conversations_members(channel="C0OUT"))["members"] == ["U0ALICE"]
+    info = (await reader.conversations_info(channel="C0OUT"))["channel"]
+    assert info["is_member"] is False and info["is_private"] is False
+
+
+async def test_conversations_info_says_what_kind_of_conversation_it_is(
+    emu: SlackEmulator, reader: AsyncWebClient
+) -> None:
+    emu.add_channel("G0PRIV", is_private=True)
+    emu.add_channel("G0MPIM", is_mpim=True)
+    emu.add_channel("D0ALICE", is_im=True, user="U0ALICE")
+    emu.add_channel("C0CONNECT", is_ext_shared=True)
+    kinds = {}
+    for cid in ("C0GENERAL", "G0PRIV", "G0MPIM", "C0CONNECT"):
+        c = (await reader.conversations_info(channel=cid))["channel"]
+        kinds[cid] = (c["is_private"], c["is_mpim"], c["is_im"], c["is_ext_shared"], c["is_member"])
+    assert kinds == {
+        "C0GENERAL": (False, False, False, False, True),
+        "G0PRIV": (True, False, False, False, True),
+        "G0MPIM": (True, True, False, False, True),
+        "C0CONNECT": (False, False, False, True, True),
+    }
+    # An IM has no name, privacy or membership flags: `is_im` and `user` (a real capture).
+    im = (await reader.conversations_info(channel="D0ALICE"))["channel"]
+    assert im["is_im"] is True and im["user"] == "U0ALICE"
+    assert "is_private" not in im and "name" not in im
+
+
+async def test_users_info_has_the_real_user_shape(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    emu.add_user("U0ADMIN", name="ada", real_name="Ada L", display_name="ada", is_admin=True)
+    emu.add_user("U0OWNER", name="olga", real_name="Olga", is_owner=True, is_primary_owner=True)
+    emu.add_user("U0GUEST", name="gus", real_name="Gus", is_restricted=True)
+    emu.add_user(
+        "U0SINGLE", name="sam", real_name="Sam", is_restricted=True, is_ultra_restricted=True
+    )
+    emu.add_user("U0GONE", name="gone", real_name="Gone", deleted=True)
+    flags = ("is_admin", "is_owner", "is_primary_owner", "is_restricted", "is_ultra_restricted")
+    got = {}
+    for uid in ("U0ALICE", "U0ADMIN", "U0OWNER", "U0GUEST", "U0SINGLE", "U0GONE", "U0BOT"):
+        user = (await client.users_info(user=uid))["user"]
+        assert user["id"] == uid and user["team_id"] == emu.team_id
+        assert {"display_name", "real_name"} <= set(user["profile"])
+        got[uid] = tuple(user[f] for f in (*flags, "deleted", "is_bot"))
+    assert got == {
+        "U0ALICE": (False, False, False, False, False, False, False),
+        "U0ADMIN": (True, False, False, False, False, False, False),
+        "U0OWNER": (False, True, True, False, False, False, False),
+        "U0GUEST": (False, False, False, True, False, False, False),
+        "U0SINGLE": (False, False, False, True, True, False, False),
+        "U0GONE": (False, False, False, False, False, True, False),
+        "U0BOT": (False, False, False, False, False, False, True),
+    }
+    admin = (await client.users_info(user="U0ADMIN"))["user"]
+    assert admin["profile"]["display_name"] == "ada" and admin["real_name"] == "Ada L"
