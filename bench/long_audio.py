@@ -16,15 +16,16 @@ Method
 - Gemini: the emulator in tests/emulators/gemini.py over real HTTP with the real
   google-genai client, built like bot/app.py does (`gemini_config(Settings)`, a
   `GeminiTranscriber` whose semaphore is SCRIBE_MAX_CONCURRENCY, default 4). Latency
-  model: every request takes `--latency` s (default 1) plus output tokens /
-  `--tokens-per-s` (default 150); the emulator counts 4 characters per token.
+  model: every request takes `--latency` s (default 1) plus (output + thought tokens) /
+  `--tokens-per-s` (default 150); the emulator counts 4 characters per token and reports
+  thought tokens for the thinking_level each request sends (bot.gemini.THINKING_LEVELS;
+  the emulator's THINKING_MODEL, an invented model).
 - Answers: the emulator's default transcript, one segment every 10 s, so output grows
   linearly with duration: ~33 tokens per segment, ~200 tokens per minute, 36k tokens
   for 3 h (printed per run). That is light speech: dense speech is ~2x that (and 3 h of it would not fit
   Gemini's 65,536-token answer at all, which is why long audio is chunked), so these
   numbers understate the gain. The speaker-roster pass is answered with a roster only
-  (`{"speakers": [...]}`), as the real model does given the roster schema; the emulator's
-  default would answer it with a whole chunk's transcript.
+  (`{"speakers": [...]}`): the emulator answers in the shape of the schema requested.
 - One request = `bot.transcribe.transcribe_piece` on the whole prepared audio.
   Chunked = `bot.transcribe.transcribe_recording`, the production path (for 10 min that
   is one request too); its time includes splitting the audio, the roster pass, the
@@ -38,13 +39,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 
@@ -54,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import gemini_config  # noqa: E402
 from bot.gemini import GeminiTranscriber, Usage, build_client  # noqa: E402
 from bot.media import PreparedAudio, prepare_audio  # noqa: E402
-from bot.prompts import TranscribeOptions, roster_prompt  # noqa: E402
+from bot.prompts import TranscribeOptions  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.transcribe import transcribe_piece, transcribe_recording  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
@@ -65,7 +64,6 @@ BASE_MINUTES = 10
 #: 16 kHz mono MP3 at 32 kbit/s: what prepare_audio keeps as is (re-mux), ~14 MB per hour.
 SAMPLE_RATE = 16_000
 BIT_RATE = 32_000
-ROSTER = ["Speaker 1", "Speaker 2"]
 TARGET_RATIO = 1 / 3
 
 
@@ -105,13 +103,6 @@ def build_audio(cache: Path, minutes: int) -> Path:
     return path
 
 
-def _roster_or_default(request: dict[str, Any]) -> Any:
-    """The roster pass gets a roster; everything else the emulator's default answer."""
-    if roster_prompt() in json.dumps(request.get("input"), ensure_ascii=False):
-        return {"speakers": ROSTER}
-    return None
-
-
 @dataclass
 class Run:
     seconds: float
@@ -129,7 +120,6 @@ async def measure(
     await emu.start()
     emu.latency_s = latency_s
     emu.tokens_per_s = tokens_per_s
-    emu.script(*([_roster_or_default] * 10_000))
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, gemini_api_key=emu.api_key, gemini_base_url=emu.base_url
     )

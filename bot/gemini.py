@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from google import genai
 from google.genai import _interactions as gi
@@ -35,6 +35,22 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Gemini 3.x flash models answer at most 65,536 output tokens.
 MAX_OUTPUT_TOKENS = 65536
+RequestKind = Literal["transcription", "roster", "summary", "question"]
+
+#: thinking_level per request kind. Gemini 3 bills thinking as output and it takes time
+#: like output, so each kind thinks only as much as its task needs; the tokens and
+#: latency of every choice are measured by bench/gemini_thinking.py.
+THINKING_LEVELS: dict[RequestKind, str] = {
+    # Listening and writing down is perception, not reasoning; thinking here would be
+    # billed on our longest answers and slow every chunk.
+    "transcription": "low",
+    # One short answer that every chunk's speaker labels depend on: worth some thought.
+    "roster": "medium",
+    # Condensing a transcript we hand over is easy, and the job waits for it.
+    "summary": "low",
+    # Finding and citing the right moments takes some reasoning; the answer is short.
+    "question": "medium",
+}
 #: How often and how long to wait for an upload that is still PROCESSING.
 _PROCESSING_POLL_S = 1.0
 _PROCESSING_MAX_POLLS = 120
@@ -60,9 +76,17 @@ class Usage:
     """Token counts summed over the requests of one job."""
 
     input_tokens: int = 0
+    #: The answers' tokens, without thinking (Interactions' total_output_tokens).
     output_tokens: int = 0
+    #: Thinking tokens (total_thought_tokens); Gemini bills them as output.
+    thought_tokens: int = 0
     requests: int = 0
     uploads: list[str] = field(default_factory=list)
+
+    @property
+    def billable_output_tokens(self) -> int:
+        """Output tokens as Gemini bills them: the answers plus the thinking."""
+        return self.output_tokens + self.thought_tokens
 
     def add(self, interaction: Any) -> None:
         self.requests += 1
@@ -70,6 +94,7 @@ class Usage:
         if usage is not None:
             self.input_tokens += int(getattr(usage, "total_input_tokens", 0) or 0)
             self.output_tokens += int(getattr(usage, "total_output_tokens", 0) or 0)
+            self.thought_tokens += int(getattr(usage, "total_thought_tokens", 0) or 0)
 
 
 class TruncatedAnswerError(TranscriptionError):
@@ -124,22 +149,24 @@ class GeminiTranscriber:
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
     ) -> Transcript:
         """One structured transcription request for one piece of audio."""
-        text = await self._ask_with_audio(audio, prompt, Transcript, usage)
+        text = await self._ask_with_audio(audio, prompt, Transcript, "transcription", usage)
         return _parse(text, Transcript)
 
     async def list_speakers(
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
     ) -> list[str]:
-        text = await self._ask_with_audio(audio, prompt, SpeakerRoster, usage)
+        text = await self._ask_with_audio(audio, prompt, SpeakerRoster, "roster", usage)
         try:
             return _parse(text, SpeakerRoster).speakers
         except TranscriptionError:
             return []  # a roster is a help, not a requirement
 
-    async def ask_text(self, prompt: str, usage: Usage | None = None) -> str:
+    async def ask_text(
+        self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
+    ) -> str:
         """A plain-text request (whole-recording summary, questions about a recording)."""
         interaction = await self._create(
-            [{"type": "text", "text": prompt}], response_format=None, usage=usage
+            [{"type": "text", "text": prompt}], kind=kind, response_format=None, usage=usage
         )
         return str(interaction.output_text or "").strip()
 
@@ -148,11 +175,13 @@ class GeminiTranscriber:
         audio: PreparedAudio,
         prompt: str,
         schema: type[BaseModel],
+        kind: RequestKind,
         usage: Usage | None,
     ) -> str:
         async with self._audio_block(audio, usage) as block:
             interaction = await self._create(
                 [block, {"type": "text", "text": prompt}],
+                kind=kind,
                 response_format={
                     "type": "text",
                     "mime_type": "application/json",
@@ -227,6 +256,7 @@ class GeminiTranscriber:
         self,
         content: list[dict[str, str]],
         *,
+        kind: RequestKind,
         response_format: dict[str, Any] | None,
         usage: Usage | None,
     ) -> Any:
@@ -236,7 +266,12 @@ class GeminiTranscriber:
             # Interactions are kept server-side unless told otherwise; nothing here needs
             # them again, and they hold people's speech.
             "store": False,
-            "generation_config": {"temperature": 0.2, "max_output_tokens": MAX_OUTPUT_TOKENS},
+            # No temperature: deprecated in the SDK's Interactions GenerationConfig, and
+            # Google's Gemini 3 guidance is to keep the default (lower values can loop).
+            "generation_config": {
+                "max_output_tokens": MAX_OUTPUT_TOKENS,
+                "thinking_level": THINKING_LEVELS[kind],
+            },
         }
         if response_format is not None:
             # The instruction demands JSON: it must not go with plain-text requests.

@@ -144,7 +144,7 @@ async def _chunked(
     parts = [(c.offset_s, c.duration_s, t.result()) for c, t in zip(chunks, tasks, strict=True)]
     merged = merge_chunks(parts, roster=roster or None)
     try:
-        summary = await gemini.ask_text(summary_prompt(to_text(merged)), usage)
+        summary = await gemini.ask_text(summary_prompt(to_text(merged)), usage, kind="summary")
     except Exception:
         logger.exception("whole-recording summary failed; keeping the chunks' summaries")
         summary = ""

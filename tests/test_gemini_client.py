@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from bot.gemini import GeminiConfig, GeminiTranscriber, SpeakerRoster, Usage, build_client
+from bot.gemini import (
+    THINKING_LEVELS,
+    GeminiConfig,
+    GeminiTranscriber,
+    SpeakerRoster,
+    Usage,
+    build_client,
+)
 from bot.media_types import PreparedAudio
 from bot.prompts import TranscribeOptions, roster_prompt, transcription_prompt
 from bot.transcript import Transcript
@@ -147,3 +154,56 @@ async def test_no_request_asks_gemini_to_store_the_interaction(
     await transcriber.ask_text("Summarise: hello")
     assert [r.get("store") for r in gemini.interaction_requests] == [False, False, False]
     assert gemini.interactions == {}  # nothing was kept for a later GET
+
+
+# ------------------------------------------------------------------ Gemini 3 settings
+
+
+async def test_no_temperature_and_a_thinking_level_on_every_request(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    # temperature/top_p are deprecated in the SDK's Interactions GenerationConfig, and
+    # Google's Gemini 3 guidance is to keep the default: lower values can loop.
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    await transcriber.list_speakers(clip, roster_prompt())
+    await transcriber.ask_text("Who spoke?")
+    for request in gemini.interaction_requests:
+        config = request["generation_config"]
+        assert "temperature" not in config and "top_p" not in config
+        assert config["thinking_level"] in ("minimal", "low", "medium", "high")
+
+
+async def test_each_request_kind_thinks_at_its_chosen_level(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    await transcriber.list_speakers(clip, roster_prompt())
+    await transcriber.ask_text("Summarise: hello", kind="summary")
+    await transcriber.ask_text("Who spoke?")  # questions are the default plain-text kind
+    sent = [r["generation_config"]["thinking_level"] for r in gemini.interaction_requests]
+    assert sent == [
+        THINKING_LEVELS["transcription"],
+        THINKING_LEVELS["roster"],
+        THINKING_LEVELS["summary"],
+        THINKING_LEVELS["question"],
+    ]
+    assert THINKING_LEVELS == {
+        "transcription": "low",
+        "roster": "medium",
+        "summary": "low",
+        "question": "medium",
+    }
+
+
+async def test_thought_tokens_are_counted_and_billed_as_output(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    usage = Usage()
+    await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()), usage)
+    await transcriber.ask_text("Who spoke?", usage)
+    reported = [answer["usage"] for answer in gemini.interaction_responses]
+    assert usage.requests == len(reported) == 2
+    assert usage.input_tokens == sum(u["total_input_tokens"] for u in reported)
+    assert usage.output_tokens == sum(u["total_output_tokens"] for u in reported)
+    assert usage.thought_tokens == sum(u["total_thought_tokens"] for u in reported) > 0
+    assert usage.billable_output_tokens == usage.output_tokens + usage.thought_tokens

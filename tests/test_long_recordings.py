@@ -15,6 +15,7 @@ from typing import Any
 import av
 import pytest
 
+from bot.gemini import THINKING_LEVELS
 from bot.prompts import roster_prompt
 from bot.transcript import parse_timestamp
 from tests.conftest import Server, make_settings, settle, start_server, wait_for
@@ -309,6 +310,10 @@ async def test_roster_reaches_every_chunk_and_labels_map_onto_it(
     parts = chunk_requests(gemini)
     assert len(parts) >= 2
     assert len(audio_requests) == 1 + len(parts)  # the roster pass, then one per chunk
+    levels = [r["generation_config"]["thinking_level"] for r in gemini.interaction_requests]
+    assert levels == [THINKING_LEVELS["roster"]] + [THINKING_LEVELS["transcription"]] * len(
+        parts
+    ) + [THINKING_LEVELS["summary"]]  # the whole-recording summary comes last
     for index, text in parts.items():
         rosters = _ROSTER_LINE.findall(text)
         assert rosters == ["Ana, Ben"], (index, rosters)

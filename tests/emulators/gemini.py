@@ -340,6 +340,8 @@ class GeminiEmulator:
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.interaction_requests: list[dict[str, Any]] = []
+        #: Every interaction answered (200), in order, with its usage block.
+        self.interaction_responses: list[dict[str, Any]] = []
         self.generate_requests: list[dict[str, Any]] = []
         self.files: dict[str, StoredFile] = {}
         self.deleted_files: list[str] = []
@@ -780,6 +782,7 @@ class GeminiEmulator:
                 await self._delay()
                 return answer.response()
             interaction = self._interaction_json(model, prompt, answer)
+            self.interaction_responses.append(interaction)
             usage = interaction["usage"]
             await self._delay(_answer_text(answer), usage.get("total_thought_tokens", 0))
             if body.get("store") is not False:
