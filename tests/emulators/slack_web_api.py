@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from tests.emulators.slack_wire import (
     HISTORY_SCOPES,
     MAX_MESSAGE_TEXT,
+    MAX_VIEW_BLOCKS,
     READ_SCOPES,
     SlackApiFailure,
     check_blocks,
@@ -141,8 +142,12 @@ class WebApiMixin:
                 return message
         return None
 
-    def _message_payload(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Validate text/blocks/attachments the way chat.postMessage and chat.update do."""
+    def _message_payload(self, params: dict[str, Any], *, truncate: bool = True) -> dict[str, Any]:
+        """Validate text/blocks/attachments the way chat.postMessage and chat.update do.
+
+        `truncate`: text over 40,000 characters is cut and posted (chat.postMessage), else
+        refused with msg_too_long (see MAX_MESSAGE_TEXT for why).
+        """
         text = params.get("text")
         blocks = params.get("blocks")
         attachments = params.get("attachments")
@@ -177,6 +182,8 @@ class WebApiMixin:
             "truncated": False,
         }
         if len(result["text"]) > MAX_MESSAGE_TEXT:
+            if not truncate:
+                raise SlackApiFailure("msg_too_long")
             result["text"] = result["text"][:MAX_MESSAGE_TEXT]
             result["truncated"] = True
         return result
@@ -272,7 +279,7 @@ class WebApiMixin:
             raise SlackApiFailure("message_not_found")
         if message.get("bot_id") != self.bot_id:
             raise SlackApiFailure("cant_update_message")
-        payload = self._message_payload(params)
+        payload = self._message_payload(params, truncate=False)
         message.update(
             text=payload["text"], blocks=payload["blocks"], truncated=payload["truncated"]
         )
@@ -296,7 +303,7 @@ class WebApiMixin:
             raise SlackApiFailure("user_not_in_channel")
         if not channel["bot_is_member"]:
             raise SlackApiFailure("not_in_channel")
-        payload = self._message_payload(params)
+        payload = self._message_payload(params, truncate=False)
         message_ts = self._next_ts()
         self.ephemerals.append(
             {
@@ -551,7 +558,7 @@ class WebApiMixin:
         view = json_arg(require(params, "view"), "view")
         if not isinstance(view, dict) or view.get("type") != "home":
             raise SlackApiFailure("invalid_arguments")
-        problem = check_blocks(view.get("blocks", []))
+        problem = check_blocks(view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS)
         if problem is not None:
             raise SlackApiFailure(problem[0], response_metadata={"messages": problem[1]})
         stored = {

@@ -191,15 +191,33 @@ class RateLimiter:
 
 # --- Block Kit ----------------------------------------------------------------------------------
 
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_SECTION_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_HEADER_TEXT = 150
-MAX_MARKDOWN_TOTAL = 12_000
-MAX_BLOCK_ID = 255
-MAX_CONTEXT_ELEMENTS = 10
-MAX_ACTIONS_ELEMENTS = 25
+# Sources: [sdk] slack_sdk 3.48 models/blocks (blocks.py, block_elements.py, basic_components.py)
+# and models/views; [doc] docs.slack.dev/reference/block-kit (blocks, block-elements,
+# composition-objects) and the method pages; [changelog] api.slack.com/changelog.
+MAX_BLOCKS = 50  # [doc] blocks: "up to 50 blocks in each message"
+MAX_VIEW_BLOCKS = 100  # [doc] "100 blocks in modals or Home tabs"; [sdk] View.blocks_max_length
+MAX_SECTION_TEXT = 3000  # [sdk] SectionBlock.text_max_length
+MAX_SECTION_FIELDS = 10  # [sdk] SectionBlock.fields_max_length
+MAX_FIELD_TEXT = 2000  # [doc] section fields: "Maximum length for the text in each item is 2000"
+MAX_HEADER_TEXT = 150  # [sdk] HeaderBlock.text_max_length
+MAX_MARKDOWN_TOTAL = 12_000  # [doc] markdown block: cumulative limit per payload
+MAX_BLOCK_ID = 255  # [sdk] Block.block_id_max_length
+MAX_CONTEXT_ELEMENTS = 10  # [sdk] ContextBlock.elements_max_length
+MAX_ACTIONS_ELEMENTS = 25  # [sdk] ActionsBlock.elements_max_length
+MAX_IMAGE_URL = 3000  # [sdk] ImageBlock/ImageElement.image_url_max_length
+MAX_ALT_TEXT = 2000  # [sdk] ImageBlock.alt_text_max_length
+MAX_ACTION_ID = 255  # [sdk] InteractiveElement.action_id_max_length
+MAX_BUTTON_TEXT = 75  # [sdk] ButtonElement.text_max_length (plain_text only [doc])
+MAX_BUTTON_VALUE = 2000  # [sdk] ButtonElement.value_max_length
+MAX_BUTTON_URL = 3000  # [sdk] ButtonElement.url_max_length
+MAX_PLACEHOLDER = 150  # [sdk] InputInteractiveElement.placeholder_max_length
+MAX_SELECT_OPTIONS = 100  # [sdk] StaticSelectElement.options_max_length (also option_groups)
+MAX_OVERFLOW_OPTIONS = 5  # [sdk] OverflowMenuElement.options_max_length (min 1)
+MAX_OPTION_TEXT = 75  # [sdk] Option.label_max_length
+MAX_OPTION_VALUE = 150  # [sdk] Option.value_max_length
+# chat.postMessage truncates longer `text` and warns (changelog 2018-04 "truncating really
+# long messages"). chat.update and chat.postEphemeral document msg_too_long but no truncation,
+# so the emulator refuses there: stricter than Slack may be, never looser.
 MAX_MESSAGE_TEXT = 40_000
 
 KNOWN_BLOCK_TYPES = {
@@ -247,6 +265,82 @@ def _text_object_errors(
     return []
 
 
+def _max_len(obj: dict[str, Any], key: str, limit: int, pointer: str) -> list[str]:
+    value = obj.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, str) or len(value) > limit:
+        return _schema_error(
+            pointer, f"must be less than {limit + 1} characters [json-pointer:{pointer}/{key}]"
+        )
+    return []
+
+
+def _option_errors(options: Any, pointer: str, *, low: int, high: int) -> list[str]:
+    if not isinstance(options, list) or not low <= len(options) <= high:
+        return _schema_error(
+            f"{pointer}/options",
+            f"must have between {low} and {high} items [json-pointer:{pointer}/options]",
+        )
+    errors: list[str] = []
+    for i, option in enumerate(options):
+        at = f"{pointer}/options/{i}"
+        if not isinstance(option, dict):
+            errors += _schema_error(at)
+            continue
+        errors += _text_object_errors(
+            option.get("text"), f"{at}/text", max_len=MAX_OPTION_TEXT, plain_only=True
+        )
+        if not isinstance(option.get("value"), str):
+            errors += _schema_error(f"{at}/value")
+        else:
+            errors += _max_len(option, "value", MAX_OPTION_VALUE, at)
+    return errors
+
+
+def _element_errors(element: Any, pointer: str, action_ids: set[str]) -> list[str]:
+    """Interactive elements (buttons, menus), in an actions block or as a section accessory."""
+    if not isinstance(element, dict):
+        return _schema_error(pointer)
+    errors: list[str] = []
+    action_id = element.get("action_id")
+    if action_id is not None:
+        errors += _max_len(element, "action_id", MAX_ACTION_ID, pointer)
+        if action_id in action_ids:
+            # [doc] action_id "should be unique among all other action_ids in the containing
+            # block"; Slack's own answer to a duplicate is not recorded, refused here [guess].
+            errors.append(f"duplicate action_id [json-pointer:{pointer}/action_id]")
+        action_ids.add(str(action_id))
+    kind = element.get("type")
+    if kind == "button":
+        errors += _text_object_errors(
+            element.get("text"), f"{pointer}/text", max_len=MAX_BUTTON_TEXT, plain_only=True
+        )
+        errors += _max_len(element, "value", MAX_BUTTON_VALUE, pointer)
+        errors += _max_len(element, "url", MAX_BUTTON_URL, pointer)
+    elif kind in ("static_select", "multi_static_select", "overflow"):
+        if kind == "overflow":
+            errors += _option_errors(
+                element.get("options"), pointer, low=1, high=MAX_OVERFLOW_OPTIONS
+            )
+        elif "option_groups" in element:
+            groups = element["option_groups"]
+            if not isinstance(groups, list) or not 1 <= len(groups) <= MAX_SELECT_OPTIONS:
+                errors += _schema_error(f"{pointer}/option_groups")
+        else:
+            errors += _option_errors(
+                element.get("options"), pointer, low=1, high=MAX_SELECT_OPTIONS
+            )
+    if "placeholder" in element:
+        errors += _text_object_errors(
+            element["placeholder"],
+            f"{pointer}/placeholder",
+            max_len=MAX_PLACEHOLDER,
+            plain_only=True,
+        )
+    return errors
+
+
 def _block_errors(block: Any, pointer: str) -> list[str]:
     if not isinstance(block, dict) or block.get("type") not in KNOWN_BLOCK_TYPES:
         return _schema_error(pointer)
@@ -264,6 +358,9 @@ def _block_errors(block: Any, pointer: str) -> list[str]:
             errors += _text_object_errors(
                 block["text"], f"{pointer}/text", max_len=MAX_SECTION_TEXT
             )
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and accessory.get("type") != "image":
+            errors += _element_errors(accessory, f"{pointer}/accessory", set())
         fields = block.get("fields")
         if fields is not None:
             if not isinstance(fields, list) or not fields or len(fields) > MAX_SECTION_FIELDS:
@@ -297,7 +394,11 @@ def _block_errors(block: Any, pointer: str) -> list[str]:
         elements = block.get("elements")
         if not isinstance(elements, list) or not elements or len(elements) > MAX_ACTIONS_ELEMENTS:
             return _schema_error(f"{pointer}/elements")
-        return []
+        errors = []
+        action_ids: set[str] = set()
+        for i, element in enumerate(elements):
+            errors += _element_errors(element, f"{pointer}/elements/{i}", action_ids)
+        return errors
     if kind == "rich_text":
         if not isinstance(block.get("elements"), list):
             return _schema_error(f"{pointer}/elements")
@@ -308,17 +409,22 @@ def _block_errors(block: Any, pointer: str) -> list[str]:
         )
         if not has_source or not isinstance(block.get("alt_text"), str):
             return _schema_error(pointer)
-        return []
+        return _max_len(block, "alt_text", MAX_ALT_TEXT, pointer) + _max_len(
+            block, "image_url", MAX_IMAGE_URL, pointer
+        )
     return []
 
 
-def check_blocks(blocks: Any) -> tuple[str, list[str]] | None:
-    """None if Slack would accept `blocks`, else (error code, response_metadata.messages)."""
+def check_blocks(blocks: Any, *, max_blocks: int = MAX_BLOCKS) -> tuple[str, list[str]] | None:
+    """None if Slack would accept `blocks`, else (error code, response_metadata.messages).
+
+    `max_blocks`: 50 in a message, 100 in a view (MAX_VIEW_BLOCKS).
+    """
     if not isinstance(blocks, list):
         return "invalid_blocks_format", ["[ERROR] must be an array [json-pointer:/blocks]"]
-    if len(blocks) > MAX_BLOCKS:
+    if len(blocks) > max_blocks:
         return "invalid_blocks", [
-            f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
+            f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]"
         ]
     errors: list[str] = []
     seen_ids: set[str] = set()

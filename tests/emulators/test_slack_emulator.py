@@ -832,3 +832,163 @@ async def test_users_info_has_the_real_user_shape(
     }
     admin = (await client.users_info(user="U0ADMIN"))["user"]
     assert admin["profile"]["display_name"] == "ada" and admin["real_name"] == "Ada L"
+
+
+# --- message limits (each with its source in slack_wire.py) -----------------------------------
+
+
+def _button(**kw: Any) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": "transcript_delete",
+        "text": {"type": "plain_text", "text": "Delete"},
+        **kw,
+    }
+
+
+def _select(options: int = 3, **kw: Any) -> dict[str, Any]:
+    return {
+        "type": "static_select",
+        "action_id": "transcript_download",
+        "placeholder": {"type": "plain_text", "text": "Download"},
+        "options": [
+            {"text": {"type": "plain_text", "text": f"o{i}"}, "value": f"v{i}"}
+            for i in range(options)
+        ],
+        **kw,
+    }
+
+
+def _actions(*elements: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"type": "actions", "elements": list(elements)}]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        (_actions(_button(text={"type": "plain_text", "text": "x" * 76})), "/elements/0/text"),
+        (_actions(_button(text={"type": "mrkdwn", "text": "Delete"})), "/elements/0/text"),
+        (_actions(_button(value="x" * 2001)), "/elements/0/value"),
+        (_actions(_button(action_id="a" * 256)), "/elements/0/action_id"),
+        (_actions(_button(url="https://x/" + "a" * 3000)), "/elements/0/url"),
+        (_actions(_button(), _button()), "/elements/1/action_id"),
+        (_actions(_select(options=101)), "/elements/0/options"),
+        (_actions(_select(options=0)), "/elements/0/options"),
+        (
+            _actions(_select(placeholder={"type": "plain_text", "text": "p" * 151})),
+            "/elements/0/placeholder",
+        ),
+        (
+            _actions(
+                _select(options=1)
+                | {"options": [{"text": {"type": "plain_text", "text": "t" * 76}, "value": "v"}]}
+            ),
+            "/elements/0/options/0/text",
+        ),
+        (
+            _actions(
+                _select(options=1)
+                | {"options": [{"text": {"type": "plain_text", "text": "t"}, "value": "v" * 151}]}
+            ),
+            "/elements/0/options/0/value",
+        ),
+        (
+            _actions({"type": "overflow", "action_id": "o", "options": _select(6)["options"]}),
+            "/elements/0/options",
+        ),
+        (
+            [{"type": "image", "image_url": "https://x/a.png", "alt_text": "a" * 2001}],
+            "/blocks/0/alt_text",
+        ),
+        (
+            [{"type": "image", "image_url": "https://x/" + "a" * 3000, "alt_text": "a"}],
+            "/blocks/0/image_url",
+        ),
+        (
+            [
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "t"},
+                    "accessory": _button(value="x" * 2001),
+                }
+            ],
+            "/blocks/0/accessory/value",
+        ),
+    ],
+    ids=[
+        "button-text-76",
+        "button-text-mrkdwn",
+        "button-value-2001",
+        "action-id-256",
+        "button-url-3001",
+        "duplicate-action-id",
+        "select-101-options",
+        "select-no-options",
+        "placeholder-151",
+        "option-text-76",
+        "option-value-151",
+        "overflow-6-options",
+        "image-alt-2001",
+        "image-url-3001",
+        "accessory-value-2001",
+    ],
+)
+async def test_interactive_elements_are_held_to_slacks_limits(
+    emu: SlackEmulator, client: AsyncWebClient, blocks: list[dict[str, Any]], pointer: str
+) -> None:
+    err = await api_error(
+        client.api_call(
+            "chat.postMessage", json={"channel": "C0GENERAL", "text": "t", "blocks": blocks}
+        )
+    )
+    assert err.response["error"] == "invalid_blocks"
+    assert any(pointer in m for m in err.response["response_metadata"]["messages"]), err.response
+    assert emu.bot_replies("C0GENERAL") == []
+
+
+async def test_interactive_elements_at_their_limits_are_accepted(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    blocks = _actions(
+        _button(text={"type": "plain_text", "text": "x" * 75}, value="v" * 2000),
+        _select(options=100, placeholder={"type": "plain_text", "text": "p" * 150}),
+        {"type": "overflow", "action_id": "o", "options": _select(5)["options"]},
+    )
+    blocks.append({"type": "image", "image_url": "https://x/a.png", "alt_text": "a" * 2000})
+    await client.api_call(
+        "chat.postMessage", json={"channel": "C0GENERAL", "text": "t", "blocks": blocks}
+    )
+    assert len(emu.bot_replies("C0GENERAL")) == 1
+
+
+async def test_long_text_is_refused_where_slack_does_not_document_truncation(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="short")
+    err = await api_error(
+        client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="x" * 40_001)
+    )
+    assert err.response["error"] == "msg_too_long"
+    assert emu.bot_replies("C0GENERAL")[0]["text"] == "short"
+    await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="x" * 40_000)
+    err = await api_error(
+        client.chat_postEphemeral(channel="C0GENERAL", user="U0ALICE", text="x" * 40_001)
+    )
+    assert err.response["error"] == "msg_too_long"
+    assert emu.ephemerals == []
+
+
+async def test_views_hold_100_blocks_and_messages_50(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    def view(n: int) -> dict[str, Any]:
+        return {"type": "home", "blocks": [{"type": "divider"}] * n}
+
+    await client.views_publish(user_id="U0ALICE", view=view(100))
+    assert len(emu.home_views["U0ALICE"]["blocks"]) == 100
+    err = await api_error(client.views_publish(user_id="U0ALICE", view=view(101)))
+    assert err.response["error"] == "invalid_blocks"
+    err = await api_error(
+        client.chat_postMessage(channel="C0GENERAL", text="t", blocks=[{"type": "divider"}] * 51)
+    )
+    assert err.response["error"] == "invalid_blocks"
