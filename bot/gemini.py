@@ -140,6 +140,7 @@ class GeminiTranscriber:
         self._client = client
         self._config = config
         self._slots = concurrency
+        self._background: set[asyncio.Future[Any]] = set()
 
     @property
     def model(self) -> str:
@@ -215,14 +216,7 @@ class GeminiTranscriber:
                 "mime_type": audio.mime_type,
             }
             return
-        uploaded = await self._guard(
-            self._client.aio.files.upload(
-                file=str(audio.path),
-                config=types.UploadFileConfig(
-                    mime_type=audio.mime_type, display_name=audio.path.name
-                ),
-            )
-        )
+        uploaded = await self._upload(audio)
         name = str(uploaded.name)
         if usage is not None:
             usage.uploads.append(name)
@@ -231,6 +225,41 @@ class GeminiTranscriber:
             yield {"type": "audio", "uri": str(uploaded.uri), "mime_type": audio.mime_type}
         finally:
             await self.delete_upload(name)
+
+    async def _upload(self, audio: PreparedAudio) -> types.File:
+        """Upload `audio` through the Files API.
+
+        Once Gemini has created the file, only the answer to the last chunk tells us its
+        name; so if the caller is cancelled meanwhile, the upload finishes in the
+        background and whatever it created is deleted.
+        """
+        upload = asyncio.ensure_future(
+            self._guard(
+                self._client.aio.files.upload(
+                    file=str(audio.path),
+                    config=types.UploadFileConfig(
+                        mime_type=audio.mime_type, display_name=audio.path.name
+                    ),
+                )
+            )
+        )
+        try:
+            uploaded: types.File = await asyncio.shield(upload)
+        except asyncio.CancelledError:
+            self._keep(upload).add_done_callback(self._delete_orphan)
+            raise
+        return uploaded
+
+    def _delete_orphan(self, upload: asyncio.Future[Any]) -> None:
+        if upload.cancelled() or upload.exception() is not None:
+            return  # nothing was created, or the error was already logged by _guard
+        self._keep(asyncio.ensure_future(self.delete_upload(str(upload.result().name))))
+
+    def _keep(self, task: asyncio.Future[Any]) -> asyncio.Future[Any]:
+        """Hold a reference to a background task until it ends (the loop keeps only weak ones)."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     async def _wait_active(self, file: types.File) -> types.File:
         for _ in range(_PROCESSING_MAX_POLLS):
@@ -304,10 +333,23 @@ class GeminiTranscriber:
                 raise _from_status(int(exc.status_code or 0), str(exc)) from exc
             except genai_errors.APIError as exc:
                 raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
-            except ValueError as exc:
-                # The SDK raises ValueError/KeyError for malformed upload answers.
+            except genai_errors.ContinuationInterruptedError as exc:
+                # A plain Exception: the SDK's automatic continuation of a long answer
+                # failed after earlier hops succeeded (the hop's error is the cause).
+                logger.warning("Gemini's answer was cut off between hops: %r", exc.__cause__)
                 raise GeminiUnavailableError(
-                    "Gemini answered the upload in an unexpected way; try again later."
+                    "Gemini stopped partway through its answer and could not continue. "
+                    "Try again in a few minutes (mention me in this thread).",
+                    reason="gemini_interrupted",
+                ) from exc
+            except (ValueError, KeyError) as exc:
+                # The SDK raises ValueError, or KeyError when the upload's start has no
+                # upload URL, for malformed answers; only SDK calls run in here.
+                logger.warning("Gemini answered in an unexpected way: %r", exc)
+                raise GeminiUnavailableError(
+                    "Gemini sent an answer this app could not read. Try again in a few "
+                    "minutes (mention me in this thread).",
+                    reason="gemini_malformed",
                 ) from exc
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.errors import GeminiUnavailableError
 from bot.gemini import (
     THINKING_LEVELS,
     GeminiConfig,
@@ -24,7 +25,8 @@ from bot.gemini import (
 from bot.media_types import PreparedAudio
 from bot.prompts import TranscribeOptions, roster_prompt, transcription_prompt
 from bot.transcript import Transcript
-from tests.emulators.gemini import GeminiEmulator
+from tests.conftest import wait_for
+from tests.emulators.gemini import Continuation, Fault, GeminiEmulator
 from tests.media_factory import make_audio
 
 # google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
@@ -207,3 +209,57 @@ async def test_thought_tokens_are_counted_and_billed_as_output(
     assert usage.output_tokens == sum(u["total_output_tokens"] for u in reported)
     assert usage.thought_tokens == sum(u["total_thought_tokens"] for u in reported) > 0
     assert usage.billable_output_tokens == usage.output_tokens + usage.thought_tokens
+
+
+# --------------------------------------------------------------- SDK edge errors
+
+
+@pytest.fixture
+async def uploader(gemini: GeminiEmulator) -> AsyncIterator[GeminiTranscriber]:
+    """A transcriber that sends every piece of audio through the Files API."""
+    config = config_for(gemini, inline_limit_bytes=1)
+    client = build_client(config)
+    yield GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(4))
+    await client.aio.aclose()
+    client.close()
+
+
+async def test_interrupted_continuation_ends_in_a_message_to_retry(
+    gemini: GeminiEmulator, transcriber: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    # The SDK continues a `requires_continuation` answer by itself; a failed hop raises
+    # ContinuationInterruptedError, a plain Exception, not an APIError.
+    gemini.script(Continuation({"summary": "half", "segments": []}), Fault(400))
+    with pytest.raises(GeminiUnavailableError) as caught:
+        await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    assert "mention me" in str(caught.value)
+    assert caught.value.transient
+    assert [r.get("continuation_token") for r in gemini.interaction_requests] == [None, "ct-1"]
+
+
+async def test_upload_answer_without_an_upload_url_ends_in_a_message_to_retry(
+    gemini: GeminiEmulator, uploader: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    gemini.omit_upload_url = True  # the SDK raises KeyError, not ValueError
+    with pytest.raises(GeminiUnavailableError) as caught:
+        await uploader.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    assert "try again" in str(caught.value).lower()
+    assert gemini.interaction_requests == []
+
+
+async def test_upload_cancelled_mid_flight_is_deleted_once_created(
+    gemini: GeminiEmulator, uploader: GeminiTranscriber, clip: PreparedAudio
+) -> None:
+    # The file exists server-side before the last chunk's answer arrives; a job cancelled
+    # in that window never learns its name unless the upload is allowed to finish.
+    gemini.upload_finalize_delay_s = 0.5
+    task = asyncio.create_task(
+        uploader.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()))
+    )
+    names = await wait_for(lambda: list(gemini.files))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_for(lambda: gemini.deleted_files == names, timeout=5)
+    assert gemini.files == {}
+    assert gemini.interaction_requests == []  # nothing was transcribed after the cancel

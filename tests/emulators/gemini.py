@@ -34,6 +34,7 @@ from aiohttp import web
 
 __all__ = [
     "Blocked",
+    "Continuation",
     "Fault",
     "GeminiEmulator",
     "RecordedRequest",
@@ -225,7 +226,28 @@ class Blocked:
     reason: str = "SAFETY"
 
 
-Answer = dict[str, Any] | str | Fault | Truncated | Blocked | Callable[[dict[str, Any]], Any]
+@dataclass
+class Continuation:
+    """Part of an answer with status "requires_continuation" and a fresh continuation token.
+
+    The SDK then continues by itself (the next request carries `continuation_token`) and
+    merges the hops; script what the next hop answers, e.g. the rest, or a `Fault` to make
+    the SDK raise ContinuationInterruptedError. The status and token field are the SDK's
+    (google/genai/_interactions_continuation.py); the real server's use of them is GUESS.
+    """
+
+    answer: dict[str, Any] | str
+
+
+Answer = (
+    dict[str, Any]
+    | str
+    | Fault
+    | Truncated
+    | Blocked
+    | Continuation
+    | Callable[[dict[str, Any]], Any]
+)
 
 
 @dataclass
@@ -356,6 +378,12 @@ class GeminiEmulator:
         self.tokens_per_s: float | None = None
         self.inline_limit_bytes = 20 * 1024 * 1024
         self.hang_s = 0.0
+        # Answer an upload's start without X-Goog-Upload-URL (the SDK raises KeyError).
+        self.omit_upload_url = False
+        # Seconds between storing a finished upload and answering its last chunk: the
+        # window in which a cancelled client has created a file it does not know about.
+        self.upload_finalize_delay_s = 0.0
+        self._continuations = 0
         self._script: collections.deque[Answer] = collections.deque()
         self._fail_next: list[list[Any]] = []  # [remaining, status, path_contains, headers]
         self._fail_always: dict[str, int] = {}
@@ -573,6 +601,8 @@ class GeminiEmulator:
             end_state=self.files_end_state,
         )
         self.files[name] = stored
+        if self.upload_finalize_delay_s:
+            await asyncio.sleep(self.upload_finalize_delay_s)
         return web.json_response(
             {"file": stored.to_json(self.base_url)}, headers={"X-Goog-Upload-Status": "final"}
         )
@@ -601,13 +631,14 @@ class GeminiEmulator:
         )
         ver = request.match_info["ver"]
         url = f"{self.base_url}/upload/{ver}/files?upload_id={upload_id}&upload_protocol=resumable"
-        return web.Response(
-            headers={
-                "X-Goog-Upload-URL": url,
-                "X-Goog-Upload-Status": "active",
-                "X-Goog-Upload-Chunk-Granularity": str(UPLOAD_CHUNK_GRANULARITY),
-            }
-        )
+        headers = {
+            "X-Goog-Upload-URL": url,
+            "X-Goog-Upload-Status": "active",
+            "X-Goog-Upload-Chunk-Granularity": str(UPLOAD_CHUNK_GRANULARITY),
+        }
+        if self.omit_upload_url:
+            del headers["X-Goog-Upload-URL"]
+        return web.Response(headers=headers)
 
     def _file_or_403(self, name: str) -> StoredFile:
         stored = self.files.get(name)
@@ -774,7 +805,9 @@ class GeminiEmulator:
             model = self._known_model(body.get("model"), request.match_info["ver"])
             schema = _response_schema(body.get("response_format"))
             level = _thinking_level(body.get("generation_config"))
-            blocks = _interaction_blocks(body.get("input"))
+            # A stateful continuation hop names the previous interaction instead of input.
+            resumed = body.get("continuation_token") and "input" not in body
+            blocks = [] if resumed else _interaction_blocks(body.get("input"))
             prompt = await self._prompt(model, blocks, [_system_instruction(body)])
             prompt.schema, prompt.thinking_level = schema, level
             answer = self._next_answer(body, prompt)
@@ -802,7 +835,14 @@ class GeminiEmulator:
             "updated": now,
         }
         text = _answer_text(answer)
-        if isinstance(answer, Blocked):
+        if isinstance(answer, Continuation):
+            self._continuations += 1
+            out |= {
+                "status": "requires_continuation",
+                "continuation_token": f"ct-{self._continuations}",
+                "steps": [{"type": "model_output", "content": [{"type": "text", "text": text}]}],
+            }
+        elif isinstance(answer, Blocked):
             out |= {
                 "status": "failed",
                 "steps": [],
@@ -1279,6 +1319,8 @@ def _default_answer(prompt: _Prompt) -> Answer:
 
 
 def _answer_text(answer: Answer) -> str:
+    if isinstance(answer, Continuation):
+        return _answer_text(answer.answer)
     if isinstance(answer, Truncated):
         full = _answer_text(answer.answer)
         return full[: len(full) // 2]

@@ -29,6 +29,7 @@ from tests.emulators.gemini import (
     GENERATION_CONFIG_FIELDS,
     THINKING_LEVELS,
     Blocked,
+    Continuation,
     Fault,
     GeminiEmulator,
     Truncated,
@@ -734,3 +735,45 @@ async def test_store_false_keeps_nothing_to_get(emu: GeminiEmulator, client: gen
     assert list(emu.interactions) == [kept.id]
     with pytest.raises(interactions_errors.NotFoundError):
         await client.aio.interactions.get(gone.id)
+
+
+# --- SDK edge cases the emulator can produce ---------------------------------------------
+
+
+async def test_continuation_is_followed_by_the_sdk(
+    emu: GeminiEmulator, client_no_retry: genai.Client
+) -> None:
+    emu.script(Continuation("first half, "), "second half")
+    merged = await client_no_retry.aio.interactions.create(model=MODEL, input="go", store=False)
+    assert merged.status == "completed"
+    assert merged.output_text == "first half, second half"
+    first, second = emu.interaction_requests
+    assert "continuation_token" not in first
+    assert second["continuation_token"] == "ct-1" and second["input"] == "go"
+
+    emu.script(Continuation("half"), Fault(400))
+    with pytest.raises(errors.ContinuationInterruptedError) as caught:
+        await client_no_retry.aio.interactions.create(model=MODEL, input="go", store=False)
+    assert not isinstance(caught.value, errors.APIError)
+    assert caught.value.continuation_token == "ct-2"
+
+
+async def test_upload_start_without_url_makes_the_sdk_raise_key_error(
+    emu: GeminiEmulator, client_no_retry: genai.Client, tmp_path: Path
+) -> None:
+    emu.omit_upload_url = True
+    with pytest.raises(KeyError):
+        await upload(client_no_retry, tmp_path, wav_bytes(1))
+    assert emu.files == {}
+
+
+async def test_slow_finalize_creates_the_file_before_answering(
+    emu: GeminiEmulator, client: genai.Client, tmp_path: Path
+) -> None:
+    emu.upload_finalize_delay_s = 0.4
+    task = asyncio.create_task(upload(client, tmp_path, wav_bytes(1)))
+    while not emu.files:
+        await asyncio.sleep(0.02)
+    assert not task.done()  # created server-side, not yet answered
+    uploaded = await task
+    assert list(emu.files) == [uploaded.name]
