@@ -166,9 +166,10 @@ class GeminiTranscriber:
         self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
     ) -> str:
         """A plain-text request (whole-recording summary, questions about a recording)."""
-        interaction = await self._create(
-            [{"type": "text", "text": prompt}], kind=kind, response_format=None, usage=usage
-        )
+        async with self._slots:
+            interaction = await self._create(
+                [{"type": "text", "text": prompt}], kind=kind, response_format=None, usage=usage
+            )
         return str(interaction.output_text or "").strip()
 
     async def _ask_with_audio(
@@ -207,14 +208,14 @@ class GeminiTranscriber:
     async def _audio_block(
         self, audio: PreparedAudio, usage: Usage | None
     ) -> AsyncIterator[dict[str, str]]:
+        """The audio's content block, yielded with a request slot held."""
         # The limit applies to what travels: base64 is 4/3 of the audio's size.
         if inline_size(audio.size_bytes) <= self._config.inline_limit_bytes:
-            data = await asyncio.to_thread(audio.path.read_bytes)
-            yield {
-                "type": "audio",
-                "data": base64.b64encode(data).decode("ascii"),
-                "mime_type": audio.mime_type,
-            }
+            # The slot before the payload: chunks waiting for a slot hold no audio, so a
+            # process holds at most SCRIBE_MAX_CONCURRENCY payloads however long the
+            # recording.
+            async with self._slots, inline_audio(audio) as block:
+                yield block
             return
         uploaded = await self._upload(audio)
         name = str(uploaded.name)
@@ -222,7 +223,8 @@ class GeminiTranscriber:
             usage.uploads.append(name)
         try:
             uploaded = await self._wait_active(uploaded)
-            yield {"type": "audio", "uri": str(uploaded.uri), "mime_type": audio.mime_type}
+            async with self._slots:
+                yield {"type": "audio", "uri": str(uploaded.uri), "mime_type": audio.mime_type}
         finally:
             await self.delete_upload(name)
 
@@ -306,7 +308,8 @@ class GeminiTranscriber:
             # The instruction demands JSON: it must not go with plain-text requests.
             kwargs["response_format"] = response_format
             kwargs["system_instruction"] = SYSTEM_INSTRUCTION
-        interaction = await self._guard(self._client.aio.interactions.create(**kwargs))
+        # The caller holds the request slot (it may have built the payload inside it).
+        interaction = await self._within_budget(self._client.aio.interactions.create(**kwargs))
         if usage is not None:
             usage.add(interaction)
         return interaction
@@ -314,43 +317,58 @@ class GeminiTranscriber:
     async def _guard(self, call: Any) -> Any:
         """Run one SDK call inside the concurrency limit and the time budget."""
         async with self._slots:
-            try:
-                async with asyncio.timeout(self._config.budget_s):
-                    return await call
-            except TimeoutError as exc:
-                raise GeminiUnavailableError(
-                    "Gemini did not answer in time. Try again in a few minutes "
-                    "(mention me in this thread).",
-                    reason="gemini_timeout",
-                ) from exc
-            except (gi.APITimeoutError, gi.APIConnectionError) as exc:
-                raise GeminiUnavailableError(
-                    "Gemini could not be reached or timed out. Try again in a few minutes "
-                    "(mention me in this thread).",
-                    reason="gemini_timeout",
-                ) from exc
-            except gi.APIStatusError as exc:
-                raise _from_status(int(exc.status_code or 0), str(exc)) from exc
-            except genai_errors.APIError as exc:
-                raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
-            except genai_errors.ContinuationInterruptedError as exc:
-                # A plain Exception: the SDK's automatic continuation of a long answer
-                # failed after earlier hops succeeded (the hop's error is the cause).
-                logger.warning("Gemini's answer was cut off between hops: %r", exc.__cause__)
-                raise GeminiUnavailableError(
-                    "Gemini stopped partway through its answer and could not continue. "
-                    "Try again in a few minutes (mention me in this thread).",
-                    reason="gemini_interrupted",
-                ) from exc
-            except (ValueError, KeyError) as exc:
-                # The SDK raises ValueError, or KeyError when the upload's start has no
-                # upload URL, for malformed answers; only SDK calls run in here.
-                logger.warning("Gemini answered in an unexpected way: %r", exc)
-                raise GeminiUnavailableError(
-                    "Gemini sent an answer this app could not read. Try again in a few "
-                    "minutes (mention me in this thread).",
-                    reason="gemini_malformed",
-                ) from exc
+            return await self._within_budget(call)
+
+    async def _within_budget(self, call: Any) -> Any:
+        """Run one SDK call inside the time budget; its failures become user-facing errors."""
+        try:
+            async with asyncio.timeout(self._config.budget_s):
+                return await call
+        except TimeoutError as exc:
+            raise GeminiUnavailableError(
+                "Gemini did not answer in time. Try again in a few minutes "
+                "(mention me in this thread).",
+                reason="gemini_timeout",
+            ) from exc
+        except (gi.APITimeoutError, gi.APIConnectionError) as exc:
+            raise GeminiUnavailableError(
+                "Gemini could not be reached or timed out. Try again in a few minutes "
+                "(mention me in this thread).",
+                reason="gemini_timeout",
+            ) from exc
+        except gi.APIStatusError as exc:
+            raise _from_status(int(exc.status_code or 0), str(exc)) from exc
+        except genai_errors.APIError as exc:
+            raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
+        except genai_errors.ContinuationInterruptedError as exc:
+            # A plain Exception: the SDK's automatic continuation of a long answer
+            # failed after earlier hops succeeded (the hop's error is the cause).
+            logger.warning("Gemini's answer was cut off between hops: %r", exc.__cause__)
+            raise GeminiUnavailableError(
+                "Gemini stopped partway through its answer and could not continue. "
+                "Try again in a few minutes (mention me in this thread).",
+                reason="gemini_interrupted",
+            ) from exc
+        except (ValueError, KeyError) as exc:
+            # The SDK raises ValueError, or KeyError when the upload's start has no
+            # upload URL, for malformed answers; only SDK calls run in here.
+            logger.warning("Gemini answered in an unexpected way: %r", exc)
+            raise GeminiUnavailableError(
+                "Gemini sent an answer this app could not read. Try again in a few "
+                "minutes (mention me in this thread).",
+                reason="gemini_malformed",
+            ) from exc
+
+
+@contextlib.asynccontextmanager
+async def inline_audio(audio: PreparedAudio) -> AsyncIterator[dict[str, str]]:
+    """The audio as an inline content block; the payload lives as long as the block."""
+    data = await asyncio.to_thread(audio.path.read_bytes)
+    yield {
+        "type": "audio",
+        "data": base64.b64encode(data).decode("ascii"),
+        "mime_type": audio.mime_type,
+    }
 
 
 def inline_size(raw_bytes: int) -> int:

@@ -128,6 +128,8 @@ async def _chunked(
     logger.info("%d chunks of ~%.0f s, %d voices in the roster", len(chunks), chunk_s, len(roster))
     total = len(chunks)
     try:
+        # Every chunk's task starts now, but each reads its audio only once it holds a
+        # request slot (GeminiTranscriber), so at most `concurrency` payloads are in memory.
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(

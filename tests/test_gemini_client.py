@@ -7,12 +7,14 @@ the emulator and reads back the request bodies the emulator recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import gemini as gemini_module
 from bot.errors import GeminiUnavailableError
 from bot.gemini import (
     THINKING_LEVELS,
@@ -22,12 +24,15 @@ from bot.gemini import (
     Usage,
     build_client,
 )
+from bot.media import prepare_audio
 from bot.media_types import PreparedAudio
 from bot.prompts import TranscribeOptions, roster_prompt, transcription_prompt
+from bot.transcribe import transcribe_recording
 from bot.transcript import Transcript
 from tests.conftest import wait_for
 from tests.emulators.gemini import Continuation, Fault, GeminiEmulator
 from tests.media_factory import make_audio
+from tests.test_long_recordings import long_clip
 
 # google-genai subclasses aiohttp.ClientSession, which aiohttp 3.14 warns about; not ours.
 pytestmark = pytest.mark.filterwarnings(
@@ -263,3 +268,46 @@ async def test_upload_cancelled_mid_flight_is_deleted_once_created(
     await wait_for(lambda: gemini.deleted_files == names, timeout=5)
     assert gemini.files == {}
     assert gemini.interaction_requests == []  # nothing was transcribed after the cancel
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+async def test_at_most_the_concurrency_limit_of_payloads_is_held_at_once(
+    gemini: GeminiEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each inline payload is the whole chunk, base64-encoded: holding one per chunk of a
+    # 4-hour recording is hundreds of MB. The slot must come before the payload.
+    live = peak = built = 0
+    real_inline_audio = gemini_module.inline_audio
+
+    @contextlib.asynccontextmanager
+    async def counted(audio: PreparedAudio) -> AsyncIterator[dict[str, str]]:
+        nonlocal live, peak, built
+        async with real_inline_audio(audio) as block:
+            live, built = live + 1, built + 1
+            peak = max(peak, live)
+            try:
+                yield block
+            finally:
+                live -= 1
+
+    monkeypatch.setattr(gemini_module, "inline_audio", counted)
+    gemini.latency_s = 0.2  # requests overlap, as they do against Gemini
+    slots = 2
+    config = config_for(gemini)
+    client = build_client(config)
+    transcriber = GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(slots))
+    source = long_clip(tmp_path / "long.mp3", minutes=25)
+    audio = prepare_audio(source, tmp_path / "prepared", max_minutes=240)
+    try:
+        _, chunks = await transcribe_recording(
+            transcriber, audio, tmp_path, TranscribeOptions(), Usage(), concurrency=slots
+        )
+    finally:
+        await client.aio.aclose()
+        client.close()
+    assert chunks >= 2 * slots  # more chunks than slots, all sent inline
+    assert built == chunks + 1  # the roster pass, then one payload per chunk
+    assert peak <= slots, f"{peak} payloads held at once with {slots} slots"
+    assert gemini.max_concurrent_interactions == slots
