@@ -160,7 +160,8 @@ async def test_no_request_asks_gemini_to_store_the_interaction(
     await transcriber.list_speakers(clip, roster_prompt())
     await transcriber.ask_text("Summarise: hello")
     assert [r.get("store") for r in gemini.interaction_requests] == [False, False, False]
-    assert gemini.interactions == {}  # nothing was kept for a later GET
+    assert len(gemini.interactions) == 3
+    assert gemini.stored_interactions == set()  # nothing was kept for a later GET
 
 
 # ------------------------------------------------------------------ Gemini 3 settings
@@ -208,7 +209,7 @@ async def test_thought_tokens_are_counted_and_billed_as_output(
     usage = Usage()
     await transcriber.transcribe(clip, transcription_prompt(12.0, TranscribeOptions()), usage)
     await transcriber.ask_text("Who spoke?", usage)
-    reported = [answer["usage"] for answer in gemini.interaction_responses]
+    reported = [answer["usage"] for answer in gemini.interactions.values()]
     assert usage.requests == len(reported) == 2
     assert usage.input_tokens == sum(u["total_input_tokens"] for u in reported)
     assert usage.output_tokens == sum(u["total_output_tokens"] for u in reported)

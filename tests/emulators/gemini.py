@@ -362,13 +362,13 @@ class GeminiEmulator:
         self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.interaction_requests: list[dict[str, Any]] = []
-        #: Every interaction answered (200), in order, with its usage block.
-        self.interaction_responses: list[dict[str, Any]] = []
         self.generate_requests: list[dict[str, Any]] = []
         self.files: dict[str, StoredFile] = {}
         self.deleted_files: list[str] = []
-        #: Interactions kept server-side (all but those created with store=False).
+        #: Every interaction answered, by id, with its full timeline (a log for tests).
         self.interactions: dict[str, dict[str, Any]] = {}
+        #: Ids the "server" keeps for GET: all but those created with store=False.
+        self.stored_interactions: set[str] = set()
         self.max_concurrent_interactions = 0
         self.in_flight_interactions = 0
         # knobs
@@ -815,15 +815,15 @@ class GeminiEmulator:
                 await self._delay()
                 return answer.response()
             interaction = self._interaction_json(model, prompt, answer)
-            self.interaction_responses.append(interaction)
             usage = interaction["usage"]
             await self._delay(_answer_text(answer), usage.get("total_thought_tokens", 0))
+            self.interactions[interaction["id"]] = {
+                **interaction,
+                "steps": [{"type": "user_input", "content": blocks}, *interaction["steps"]],
+            }
             if body.get("store") is not False:
                 # store defaults to True (the SDK's docstring): the timeline is kept for GET.
-                self.interactions[interaction["id"]] = {
-                    **interaction,
-                    "steps": [{"type": "user_input", "content": blocks}, *interaction["steps"]],
-                }
+                self.stored_interactions.add(interaction["id"])
             return web.json_response(interaction)
 
     def _interaction_json(self, model: str, prompt: _Prompt, answer: Answer) -> dict[str, Any]:
@@ -872,7 +872,7 @@ class GeminiEmulator:
 
     async def _get_interaction(self, request: web.Request) -> web.Response:
         found = self.interactions.get(request.match_info["id"])
-        if found is None:
+        if found is None or request.match_info["id"] not in self.stored_interactions:
             raise _ApiError(404, f"Interaction {request.match_info['id']} was not found.")
         return web.json_response(found)
 

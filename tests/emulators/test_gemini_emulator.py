@@ -732,7 +732,7 @@ async def test_store_false_keeps_nothing_to_get(emu: GeminiEmulator, client: gen
     assert (await client.aio.interactions.get(kept.id)).id == kept.id
     gone = await client.aio.interactions.create(model=MODEL, input="forget me", store=False)
     assert emu.interaction_requests[-1]["store"] is False
-    assert list(emu.interactions) == [kept.id]
+    assert emu.stored_interactions == {kept.id}
     with pytest.raises(interactions_errors.NotFoundError):
         await client.aio.interactions.get(gone.id)
 
