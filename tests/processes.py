@@ -57,3 +57,24 @@ async def wait_healthy(url: str, exited: Callable[[], bool], timeout: float = 30
                 pass
             await asyncio.sleep(0.05)
     raise AssertionError("slack-scribe did not become healthy")
+
+
+async def wait_quiescent(url: str, timeout: float = 30.0) -> dict[str, object]:
+    """Poll GET {url}/healthz until it reports nothing queued and nothing running.
+
+    Every job that can post to Slack is either queued or running (SQLite: a journal row in
+    that state; Redis: an entry in arq's queue, which stays there until the run returns), so
+    once both are 0 no reply is still on its way: what is in the thread now is final, with no
+    guess at how long a late duplicate would take. Returns the last health report.
+    """
+    deadline = time.monotonic() + timeout
+    last: dict[str, object] = {}
+    async with aiohttp.ClientSession() as http:
+        while True:
+            async with http.get(url + "/healthz") as resp:
+                last = await resp.json()
+                if resp.status == 200 and last["queued"] == 0 and last["running"] == 0:
+                    return last
+            if time.monotonic() > deadline:
+                raise AssertionError(f"jobs still queued or running after {timeout} s: {last}")
+            await asyncio.sleep(0.05)

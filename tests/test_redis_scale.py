@@ -18,18 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from bot.app import Runtime
 from bot.job_spec import Job, transcribe_job_id
 from bot.queue import Outcome
-from bot.queue_redis import QUEUE_NAME, RedisQueue, RedisWorker
+from bot.queue_redis import POLL_DELAY_S, QUEUE_NAME, RedisQueue, RedisWorker
 from bot.redis_backend import build_worker
 from bot.settings import Settings
+from bot.store_redis import job_key
 from tests.conftest import Server, make_settings, start_server, wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.media_factory import make_audio
+from tests.processes import wait_quiescent
 
 pytest_plugins = ["tests.redis_fixtures"]
 pytestmark = pytest.mark.redis
@@ -37,6 +40,7 @@ pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0GENERAL"
 HEALTH_KEY = QUEUE_NAME + ":health-check"  # arq writes it on a worker's first poll
+LEASE_S = 2  # SCRIBE_WORKER_LEASE_S of every worker here
 
 
 @pytest.fixture
@@ -65,7 +69,7 @@ def redis_settings(
         gemini,
         tmp_path,
         redis_url=redis_url,
-        scribe_worker_lease_s=2,
+        scribe_worker_lease_s=LEASE_S,
         scribe_max_concurrency=2,
     )
 
@@ -117,20 +121,22 @@ class WorkerProcess:
     """`python -m bot worker` as a child process."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        # The log goes to a file: a pipe nobody reads would block the worker once full.
+        self.log_path = cwd / f"worker-{id(self)}.log"
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "worker"],
             env=env,
             cwd=cwd,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture
@@ -147,7 +153,7 @@ def worker_env(
         "GEMINI_BASE_URL": gemini.base_url,
         "REDIS_URL": redis_url,
         "SCRIBE_GEMINI_INITIAL_DELAY_S": "0.01",
-        "SCRIBE_WORKER_LEASE_S": "2",
+        "SCRIBE_WORKER_LEASE_S": str(LEASE_S),
         "SCRIBE_MAX_CONCURRENCY": "1",
     }
 
@@ -172,7 +178,7 @@ async def spawn_worker(
         deadline = time.monotonic() + 30
         while not await redis.exists(HEALTH_KEY):
             if p.proc.poll() is not None:
-                raise AssertionError(p.proc.stderr.read().decode() if p.proc.stderr else "")
+                raise AssertionError(p.log_path.read_text(errors="replace"))
             assert time.monotonic() < deadline, "the worker did not start polling"
             await asyncio.sleep(0.05)
     finally:
@@ -180,12 +186,11 @@ async def spawn_worker(
     return p
 
 
-async def idle(queue: object, timeout: float = 30.0) -> None:
-    assert isinstance(queue, RedisQueue)
+async def wait_for_key(redis: Redis, key: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while await queue.depth() or await queue.in_flight():
-        assert time.monotonic() < deadline, "jobs did not finish in time"
-        await asyncio.sleep(0.05)
+    while not await redis.exists(key):
+        assert time.monotonic() < deadline, f"{key} was not written"
+        await asyncio.sleep(0.02)
 
 
 # -- acceptance 1 ---------------------------------------------------------------------------
@@ -227,9 +232,8 @@ async def test_fifty_clips_over_two_instances_and_two_workers_get_one_reply_each
     statuses = await asyncio.gather(*(deliver(i, *c) for i, c in enumerate(clips)))
     assert {s for group in statuses for s in group} == {200}
 
-    await wait_for(lambda: all(slack.bot_replies(c, e["ts"]) for c, _, e in clips), timeout=60)
-    await idle(servers[0].runtime.queue)
-    await asyncio.sleep(0.5)  # a second reply, if any, would be posted by now
+    # Nothing queued or running on any worker: every reply that will ever come is here.
+    await wait_quiescent(servers[0].url, timeout=60)
     for channel, _, event in clips:
         replies = slack.bot_replies(channel, event["ts"])
         assert len(replies) == 1, (channel, event["ts"], replies)
@@ -265,9 +269,25 @@ async def test_worker_killed_mid_job_is_finished_by_the_other_and_answered_once(
     record = await store.get_job(job_id)
     assert record is not None and (record.state, record.attempts) == ("running", 1)
 
-    other = await start_worker()
-    await asyncio.sleep(0.5)  # the other worker polls, and must leave a leased job alone
-    assert other.jobs == []
+    redis = Redis.from_url(redis_url)
+    try:
+        # doomed claimed the job before it marked it running (`updated_at`, wall clock), with
+        # a lease of LEASE_S: a lease nobody renews lapses by then + LEASE_S, and the next
+        # poll of any worker takes the job.
+        began = float(await redis.hget(job_key(job_id), "updated_at"))
+        await redis.delete(HEALTH_KEY)
+        other = await start_worker()
+        await wait_for_key(redis, HEALTH_KEY)  # other polls the queue from now on
+        # Watch past the lapse and two of other's polls: the lease must hold all along.
+        lease_key = in_progress_key_prefix + job_id
+        while time.time() < began + LEASE_S + 2 * POLL_DELAY_S + 0.1:
+            assert await redis.pttl(lease_key) > 0, "the lease lapsed while doomed was alive"
+            await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+    assert other.jobs == []  # a live worker's job is left alone
+    record = await store.get_job(job_id)
+    assert record is not None and (record.state, record.attempts) == ("running", 1)
     doomed.proc.send_signal(signal.SIGKILL)
     doomed.proc.wait(timeout=10)
     killed_at = time.monotonic()
@@ -275,8 +295,7 @@ async def test_worker_killed_mid_job_is_finished_by_the_other_and_answered_once(
 
     await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
     took = time.monotonic() - killed_at
-    await idle(servers[0].runtime.queue)
-    await asyncio.sleep(0.5)
+    await wait_quiescent(servers[0].url)
     replies = slack.bot_replies(CHANNEL, event["ts"])
     assert len(replies) == 1
     assert not replies[0]["text"].startswith(":warning:")
@@ -303,13 +322,14 @@ async def test_sigterm_finishes_the_running_job_and_leaves_the_queue_to_others(
 ) -> None:
     env = worker_env | {"SCRIBE_SHUTDOWN_GRACE_S": "20"}
     p = await spawn_worker(env, tmp_path, worker_processes, redis_url)
-    gemini.latency_s = 2
+    gemini.latency_s = 1
     events = []
     for _ in range(2):
         file = slack.add_file(clip)
         events.append(slack.post_user_message(CHANNEL, files=[file]))
         assert (await slack.send_event(servers[0].events_url, events[-1])).status == 200
     await wait_for(lambda: gemini.in_flight_interactions >= 1, timeout=30)
+    assert slack.bot_replies(CHANNEL, events[0]["ts"]) == []  # still running at the SIGTERM
     p.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(p.proc.wait, 20) == 0
     # The running job was finished; the waiting one was not taken.
@@ -320,8 +340,7 @@ async def test_sigterm_finishes_the_running_job_and_leaves_the_queue_to_others(
 
     gemini.latency_s = 0
     await start_worker()
-    await wait_for(lambda: slack.bot_replies(CHANNEL, events[1]["ts"]), timeout=30)
-    await idle(queue)
+    await wait_quiescent(servers[0].url)
     assert [len(slack.bot_replies(CHANNEL, e["ts"])) for e in events] == [1, 1]
 
 
@@ -346,16 +365,24 @@ async def test_sigterm_past_the_grace_period_hands_the_job_to_another_worker(
     await wait_for(lambda: gemini.in_flight_interactions >= 1, timeout=30)
     p.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(p.proc.wait, 15) == 0
-    record = await servers[0].runtime.store.get_job(transcribe_job_id(CHANNEL, file["id"]))
-    assert record is not None and record.state == "queued"
+    job_id = transcribe_job_id(CHANNEL, file["id"])
+    record = await servers[0].runtime.store.get_job(job_id)
+    assert record is not None and (record.state, record.attempts) == ("queued", 1)
+    # Handed back at once: no lease left for another worker to wait out.
+    redis = Redis.from_url(redis_url)
+    try:
+        assert await redis.exists(in_progress_key_prefix + job_id) == 0
+    finally:
+        await redis.aclose()
 
     gemini.latency_s = 0
     started = time.monotonic()
     await start_worker()
     await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
-    assert time.monotonic() - started < 2  # handed back at once, no lease to wait out
-    await idle(servers[0].runtime.queue)
-    assert len(slack.bot_replies(CHANNEL, event["ts"])) == 1
+    assert time.monotonic() - started < LEASE_S
+    await wait_quiescent(servers[0].url)
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1 and not replies[0]["text"].startswith(":warning:")
 
 
 # -- acceptance 3 ---------------------------------------------------------------------------

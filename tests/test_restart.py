@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
-from tests.processes import app_env, free_port, wait_healthy
+from tests.processes import app_env, free_port, wait_healthy, wait_quiescent
 
 CHANNEL = "C0GENERAL"
 
@@ -23,12 +24,15 @@ class ServeProcess:
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The log goes to a file: a pipe nobody reads fills up (every /healthz poll logs a
+        # line) and then blocks the process on its next write.
+        self.log = open(cwd / f"serve-{self.port}.log", "wb")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
             env=env,
             cwd=cwd,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
 
     async def ready(self) -> None:
@@ -38,8 +42,7 @@ class ServeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
-        if self.proc.stderr:
-            self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture
@@ -74,6 +77,12 @@ async def share_while_gemini_thinks(
     return event
 
 
+def journal_states(home: Path) -> list[str]:
+    """The job states in the journal of a stopped process (read from the file itself)."""
+    with sqlite3.connect(home / "scribe.db") as db:
+        return [row[0] for row in db.execute("SELECT state FROM jobs")]
+
+
 async def test_kill_9_while_gemini_answers_then_restart_answers_once(
     slack: SlackEmulator,
     gemini: GeminiEmulator,
@@ -89,9 +98,9 @@ async def test_kill_9_while_gemini_answers_then_restart_answers_once(
     first.proc.wait(timeout=10)
 
     gemini.latency_s = 0
-    await start(env, tmp_path, processes)
-    await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
-    await asyncio.sleep(1.0)  # anything posted twice would show up by now
+    second = await start(env, tmp_path, processes)
+    # Nothing queued or running any more: no second reply can still be on its way.
+    await wait_quiescent(second.url)
     replies = slack.bot_replies(CHANNEL, event["ts"])
     assert len(replies) == 1
     assert not replies[0]["text"].startswith(":warning:")
@@ -106,13 +115,16 @@ async def test_sigterm_lets_the_running_job_finish(
     voice_clip: Path,
 ) -> None:
     p = await start(env | {"SCRIBE_SHUTDOWN_GRACE_S": "20"}, tmp_path, processes)
-    gemini.latency_s = 1.5
+    gemini.latency_s = 1
     event = await share_while_gemini_thinks(slack, gemini, p, voice_clip)
+    assert slack.bot_replies(CHANNEL, event["ts"]) == []  # still running at the SIGTERM
     p.proc.send_signal(signal.SIGTERM)
     code = await asyncio.to_thread(p.proc.wait, 30)
     assert code == 0
     replies = slack.bot_replies(CHANNEL, event["ts"])
     assert len(replies) == 1 and not replies[0]["text"].startswith(":warning:")
+    # Recorded as finished, so the next start does not run it again.
+    assert journal_states(tmp_path) == ["done"]
 
 
 async def test_sigterm_past_the_grace_period_resumes_after_restart(
@@ -129,9 +141,11 @@ async def test_sigterm_past_the_grace_period_resumes_after_restart(
     p.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(p.proc.wait, 30) == 0
     assert slack.bot_replies(CHANNEL, event["ts"]) == []
+    assert journal_states(tmp_path) == ["running"]  # left for the next start to resume
 
     gemini.latency_s = 0
-    await start(env, tmp_path, processes)
-    await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
-    await asyncio.sleep(1.0)
-    assert len(slack.bot_replies(CHANNEL, event["ts"])) == 1
+    second = await start(env, tmp_path, processes)
+    await wait_quiescent(second.url)
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1 and not replies[0]["text"].startswith(":warning:")
+    assert journal_states(tmp_path) == ["done"]
