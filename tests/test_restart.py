@@ -78,7 +78,8 @@ async def share_while_gemini_thinks(
 
 
 def journal_states(home: Path) -> list[str]:
-    """The job states in the journal of a stopped process (read from the file itself)."""
+    """The job states in the journal, read from the file itself (WAL lets a live process's
+    journal be read too)."""
     with sqlite3.connect(home / "scribe.db") as db:
         return [row[0] for row in db.execute("SELECT state FROM jobs")]
 
