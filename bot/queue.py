@@ -8,6 +8,7 @@ sees `JobHandler`; handlers only see `JobQueue.submit`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Literal, Protocol
 
 from bot.job_spec import Job
@@ -27,6 +28,14 @@ class JobQueue(Protocol):
     async def submit(self, job: Job) -> bool:
         """Journal the job durably; False when a job with this id already exists (dedup)."""
 
+    async def resubmit(self, job: Job) -> bool:
+        """Queue a job that failed again, under its id (a person asked for another try).
+
+        False when the job is not in the `failed` state (queued, running, done or unknown),
+        so two requests after one failure start one run. The spec is replaced by `job`
+        with `retry` counted up.
+        """
+
     async def depth(self) -> int:
         """Jobs waiting to run."""
 
@@ -41,3 +50,24 @@ class JobQueue(Protocol):
 
     async def shutdown(self, grace_s: float) -> None:
         """Stop taking jobs; let running ones finish within grace_s; leave the rest queued."""
+
+
+class LeaseLost(Exception):
+    """Another worker owns this job now: this run must stop and post nothing more."""
+
+
+class Lease(Protocol):
+    async def confirm(self) -> None:
+        """Raise `LeaseLost` unless this run still owns its job (and extend the claim)."""
+
+
+#: The lease of the job running in this task, set by queues whose jobs can move between
+#: workers (Redis); the local queue runs each job in one process and sets none.
+current_lease: ContextVar[Lease | None] = ContextVar("scribe_current_lease", default=None)
+
+
+async def confirm_lease() -> None:
+    """Call before anything a second owner would repeat (posting in a thread)."""
+    lease = current_lease.get()
+    if lease is not None:
+        await lease.confirm()

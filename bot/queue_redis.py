@@ -24,8 +24,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import in_progress_key_prefix
@@ -35,7 +36,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from bot.job_spec import Job
-from bot.queue import MAX_ATTEMPTS, JobHandler, Outcome
+from bot.queue import MAX_ATTEMPTS, JobHandler, LeaseLost, Outcome, current_lease
 from bot.store_redis import PREFIX, job_key
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,47 @@ RETRY_AFTER_REDIS_ERROR_S = 5.0
 #: arq's hard limit on one run, above the pipeline's own budget: only a job that ignores
 #: its budget is stopped here (and recorded as failed).
 JOB_TIMEOUT_MARGIN_S = 60.0
+
+
+def lease_key(job_id: str) -> str:
+    """Who owns a running job: a token per run, next to arq's claim (its in-progress key)."""
+    return f"{PREFIX}lease:{job_id}"
+
+
+#: Extend our lease and arq's claim only while the token is still ours. arq's key is SET,
+#: not just extended: a previous owner that gave the job up deletes it on its way out.
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+    return 1
+end
+return 0
+"""
+
+
+class RedisLease:
+    """`bot.queue.Lease` of one run: a token in Redis that only this run renews."""
+
+    def __init__(self, redis: Redis, job_id: str, owner: str, lease_s: float) -> None:
+        self._redis = redis
+        self._keys = [lease_key(job_id), in_progress_key_prefix + job_id]
+        self._owner = owner
+        self._lease_ms = int(lease_s * 1000)
+        self.lost = False
+
+    async def renew(self) -> bool:
+        """Extend the lease; False (and `lost`) once another run owns the job."""
+        held = await self._redis.eval(  # type: ignore[misc]
+            _RENEW_LUA, 2, *self._keys, self._owner, str(self._lease_ms)
+        )
+        if not held:
+            self.lost = True
+        return bool(held)
+
+    async def confirm(self) -> None:
+        if self.lost or not await self.renew():
+            raise LeaseLost("another worker owns this job now")
 
 
 def dump_arq(data: dict[str, Any]) -> bytes:
@@ -109,6 +151,41 @@ class RedisQueue:
                 return False  # another instance submitted it between our check and write
         return True
 
+    async def resubmit(self, job: Job) -> bool:
+        key = job_key(job.id)
+        arq_key = f"arq:job:{job.id}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(key)
+            state, spec = await pipe.hmget(key, ["state", "spec"])  # type: ignore[misc]
+            if state != "failed":
+                await pipe.reset()  # type: ignore[no-untyped-call]
+                return False
+            again = job.model_copy(update={"retry": _previous_retry(spec) + 1})
+            enqueued_ms = int(time.time() * 1000)
+            payload = serialize_job(
+                ARQ_FUNCTION, (again.model_dump_json(),), {}, None, enqueued_ms,
+                serializer=dump_arq,
+            )  # fmt: skip
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(
+                key,
+                mapping={
+                    "spec": again.model_dump_json(),
+                    "state": "queued",
+                    "attempts": 0,
+                    "updated_at": time.time(),
+                },
+            )
+            pipe.hdel(key, "last_error")
+            pipe.expire(key, self._retention_s)
+            pipe.psetex(arq_key, self._retention_s * 1000, payload)
+            pipe.zadd(QUEUE_NAME, {job.id: enqueued_ms})
+            try:
+                await pipe.execute()
+            except WatchError:
+                return False  # another instance requeued it first
+        return True
+
     async def depth(self) -> int:
         queued = int(await self._redis.zcard(QUEUE_NAME))  # running jobs stay in it until done
         return max(0, queued - await self.in_flight())
@@ -136,8 +213,12 @@ class RedisQueue:
 
     # -- bookkeeping for the worker -------------------------------------------------------
 
-    async def begin(self, job: Job) -> int:
-        """Mark the job running; return its attempt number (1 for the first start)."""
+    async def begin(self, job: Job, *, owner: str, lease_ms: int) -> int:
+        """Mark the job running and owned by `owner`; return its attempt number (from 1).
+
+        The owner token is overwritten: arq gave this worker the job, so a previous owner
+        (stalled past its lease) must find out at its next renewal and stop.
+        """
         key = job_key(job.id)
         async with self._redis.pipeline(transaction=True) as pipe:
             # The record is normally there; recreate its fixed fields if it was purged.
@@ -148,6 +229,7 @@ class RedisQueue:
             pipe.hset(key, mapping={"state": "running", "updated_at": time.time()})
             pipe.expire(key, self._retention_s)
             pipe.sadd(RUNNING_KEY, job.id)
+            pipe.set(lease_key(job.id), owner, px=lease_ms)
             results = await pipe.execute()
         return int(results[3])
 
@@ -266,22 +348,34 @@ class RedisWorker:
 
     async def _run_job(self, ctx: dict[str, Any], spec: str) -> Outcome:
         job = Job.model_validate_json(spec)
+        assert self._pool is not None
+        owner = secrets.token_hex(8)
         try:
-            attempt = await self._queue.begin(job)
+            attempt = await self._queue.begin(job, owner=owner, lease_ms=int(self._lease_s * 1000))
         except RedisError as exc:
             # Not started: have arq put it back rather than count it as failed (and drop it).
             logger.warning("job %s: could not mark it running (%s); retrying soon", job.id, exc)
             raise Retry(defer=RETRY_AFTER_REDIS_ERROR_S) from exc
-        lease = asyncio.create_task(self._hold_lease(job.id), name=f"lease-{job.id}")
+        lease = RedisLease(self._pool, job.id, owner, self._lease_s)
+        token = current_lease.set(lease)
+        try:
+            work: asyncio.Future[Outcome] = asyncio.ensure_future(self._handler(job, attempt))
+        finally:
+            current_lease.reset(token)
+        keeper = asyncio.create_task(self._hold_lease(lease, work), name=f"lease-{job.id}")
+        budget = asyncio.timeout(self._job_timeout_s - JOB_TIMEOUT_MARGIN_S / 2)
         try:
             # Stop the job ourselves just before arq would, so that the record says why.
-            async with asyncio.timeout(self._job_timeout_s - JOB_TIMEOUT_MARGIN_S / 2):
-                outcome = await self._handler(job, attempt)
+            async with budget:
+                outcome = await work
         except TimeoutError:
+            if not budget.expired():
+                raise
             logger.error("job %s ran past its time budget; stopped", job.id)
-            await self._queue.finish(job.id, "failed", "ran past its time budget")
-            return "failed"
+            outcome = "failed"
         except asyncio.CancelledError:
+            if lease.lost and not _cancelling():
+                self._give_up_lost(job.id)
             # Shutdown past the grace period: arq re-queues the job; say so in the record.
             await asyncio.shield(self._queue.finish(job.id, "queued"))
             raise
@@ -289,19 +383,41 @@ class RedisWorker:
             logger.exception("job %s crashed", job.id)
             outcome = "failed"
         finally:
-            lease.cancel()
-            await asyncio.gather(lease, return_exceptions=True)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        if lease.lost:
+            self._give_up_lost(job.id)
         await self._queue.finish(job.id, outcome)
         return outcome
 
-    async def _hold_lease(self, job_id: str) -> None:
-        assert self._pool is not None
-        key = in_progress_key_prefix + job_id
-        lease_ms = int(self._lease_s * 1000)
+    def _give_up_lost(self, job_id: str) -> NoReturn:
+        """Another worker took the job over: leave its record and arq's claim to it."""
+        logger.warning("job %s: lease lost; stopped and left to the worker that owns it", job_id)
+        # Retry keeps the job in arq's queue, due again only after a whole lease, by which
+        # time the new owner has renewed arq's claim (arq deletes it as this run ends).
+        raise Retry(defer=self._lease_s)
+
+    async def _hold_lease(self, lease: RedisLease, work: asyncio.Future[Outcome]) -> None:
         while True:
-            try:
-                if not await self._pool.pexpire(key, lease_ms):
-                    logger.warning("job %s: lease lost (another worker may take it)", job_id)
-            except RedisError as exc:
-                logger.warning("job %s: could not renew the lease: %s", job_id, exc)
             await asyncio.sleep(self._lease_s / 3)
+            try:
+                held = await lease.renew()
+            except RedisError as exc:
+                logger.warning("could not renew a lease: %s", exc)
+                continue
+            if not held:
+                work.cancel()  # stop posting: the new owner does the job
+                return
+
+
+def _cancelling() -> bool:
+    """Whether this task itself is being cancelled (shutdown), not just a job it awaited."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _previous_retry(spec: str | None) -> int:
+    try:
+        return Job.model_validate_json(spec or "").retry
+    except ValueError:
+        return 0

@@ -82,7 +82,7 @@ async def test_submit_dedups_and_keeps_deduping_after_the_job_is_done(
         ttl = await raw.ttl(job_key(job.id))
         assert 29 * DAY < ttl <= 30 * DAY
         # A worker finishes it: arq removes its own job and queue entry; ours stays.
-        assert await queue.begin(job) == 1
+        assert await queue.begin(job, owner="w1", lease_ms=10_000) == 1
         await store.record_reply(job.id, "1700000000.000100")
         await queue.finish(job.id, "done")
         await raw.delete(f"arq:job:{job.id}")
@@ -145,7 +145,7 @@ async def test_transcripts_threads_and_purge(backend: tuple[RedisStore, RedisQue
     done, waiting = clip_job("F1"), clip_job("F2")
     for job in (done, waiting):
         await queue.submit(job)
-    await queue.begin(done)
+    await queue.begin(done, owner="w1", lease_ms=10_000)
     await queue.finish(done.id, "done")
     assert await store.purge(older_than_s=3600) == 0
     await asyncio.sleep(0.05)
