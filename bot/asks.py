@@ -21,8 +21,14 @@ from bot.exports import to_text
 from bot.gemini import Usage
 from bot.job_spec import Job, answer_job_id, reply_marker, transcribe_job_id
 from bot.prompts import question_prompt
-from bot.slack_files import is_media_file, media_files
-from bot.slack_render import render_answer
+from bot.slack_files import (
+    hidden_file_error,
+    is_file_stub,
+    is_hidden_by_limit,
+    is_media_file,
+    media_files,
+)
+from bot.slack_render import escape_mrkdwn, render_answer
 from bot.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -31,6 +37,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INVITE = "`/invite @slack-scribe`"
+
+#: The answer when the asker may not read where a link points. The same words whether the
+#: message exists or not, so that nothing about a conversation leaks to someone outside it.
+NOT_FOR_YOU = (
+    "I can't transcribe that for you: the message or file is gone, or it is in a "
+    "conversation you are not a member of. Ask someone in that conversation to use the "
+    "*Transcribe* shortcut on it."
+)
 
 #: Web API errors a person can fix, and what to tell them. `{channel}` is the conversation.
 _ACCESS_ERRORS = {
@@ -136,11 +150,14 @@ async def _locate_latest(pipeline: Pipeline, job: Job) -> str | None:
         messages = list(resp.get("messages") or [])
     states: set[str] = set()
     for msg in messages:
-        for file in media_files(msg.get("files")):
+        if msg.get("bot_id"):
+            continue  # our own transcripts and exports, other bots' posts: never "a recording"
+        for file in await _media_of(pipeline, msg, keep_hidden=False):
             state = await _file_state(pipeline, job.channel_id, msg, file)
             if state is None:
-                await _submit(pipeline, job, job.channel_id, msg, file)
-                return None
+                if await _submit(pipeline, job, job.channel_id, msg, file):
+                    return None
+                state = "pending"  # another request started it between our look and now
             states.add(state)
     if "pending" in states:
         return "That recording is being transcribed right now; the transcript will appear in " + (
@@ -169,6 +186,8 @@ async def _locate_latest(pipeline: Pipeline, job: Job) -> str | None:
 
 async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     """A message link or the shortcut: every recording in that message."""
+    if not await asker_can_read(pipeline, job.user_id, job.channel_id):
+        return NOT_FOR_YOU
     # The window holds just that message (and the thread's parent, which always comes first).
     resp = await pipeline.slack.conversations_replies(
         channel=job.channel_id,
@@ -181,7 +200,7 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     msg = next((m for m in resp.get("messages") or [] if m.get("ts") == job.message_ts), None)
     if msg is None:
         return _ACCESS_ERRORS["message_not_found"]
-    files = media_files(msg.get("files"))
+    files = await _media_of(pipeline, msg, keep_hidden=True)
     if not files:
         if msg.get("files"):
             return "That message has files, but no audio or video to transcribe."
@@ -190,10 +209,10 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     submitted = 0
     for file in files:
         state = await _file_state(pipeline, job.channel_id, msg, file)
-        if state is None:
-            submitted += await _submit(pipeline, job, job.channel_id, msg, file)
+        if state is None and await _submit(pipeline, job, job.channel_id, msg, file):
+            submitted += 1
         else:
-            states.add(state)
+            states.add(state or "pending")
     if submitted:
         return None
     if "pending" in states:
@@ -202,41 +221,91 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
 
 
 async def _locate_file(pipeline: Pipeline, job: Job) -> str | None:
-    """A file link: the file's share (here if it was shared here), then its transcription."""
+    """A file link: the file's share (here if it was shared here), then its transcription.
+
+    Only shares in conversations the asker can read count, and nothing about the file
+    (not even its name) is said before one is found.
+    """
     resp = await pipeline.slack.files_info(file=job.file_id)
     file = resp.get("file") or {}
-    name = str(file.get("name") or file.get("title") or "That file")
-    if not is_media_file(file):
-        return f"{name} isn't audio or video, so there is nothing to transcribe."
     shares: list[tuple[str, dict[str, Any]]] = []
     for kind in ("public", "private"):
         for channel, entries in ((file.get("shares") or {}).get(kind) or {}).items():
             shares += [(str(channel), entry) for entry in entries or []]
-    if not shares:
-        return (
-            f"I can see {name}, but it isn't shared in any conversation I'm in. Share it in a "
-            "channel I'm in, or send it to me directly, and I'll transcribe it there."
-        )
     # Here first, then wherever it was shared first.
     shares.sort(key=lambda s: s[0] != job.channel_id)
-    channel, share = shares[0]
+    readable = [s for s in shares if await _readable_share(pipeline, job.user_id, s[0])]
+    if not readable:
+        return NOT_FOR_YOU
+    if (hidden := hidden_file_error(file)) is not None:
+        return str(hidden)
+    name = escape_mrkdwn(str(file.get("name") or file.get("title") or "That file"))
+    if not is_media_file(file):
+        return f"{name} isn't audio or video, so there is nothing to transcribe."
+    channel, share = readable[0]
     ts = str(share.get("ts") or "")
     msg = {"ts": ts, "thread_ts": share.get("thread_ts") or ts}
-    try:
-        # Can the bot read (and so answer in) that conversation?
-        await pipeline.slack.conversations_replies(channel=channel, ts=ts, limit=1)
-    except SlackApiError as exc:
-        error = str(exc.response.get("error") or "")
-        if error not in ("not_in_channel", "channel_not_found"):
-            raise
-        return _ACCESS_ERRORS[error].format(channel=channel, invite=INVITE)
     state = await _file_state(pipeline, channel, msg, file)
     if state == "pending":
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
     if state == "done":
         return f"{name} already has a transcript in the thread where it was shared."
-    await _submit(pipeline, job, channel, msg, file)
+    if not await _submit(pipeline, job, channel, msg, file):
+        return f"{name} is being transcribed right now; the transcript will appear in its thread."
     return None
+
+
+async def _readable_share(pipeline: Pipeline, user_id: str, channel: str) -> bool:
+    """Can the bot answer in `channel`, and may the asker read it?"""
+    try:
+        return await asker_can_read(pipeline, user_id, channel)
+    except SlackApiError as exc:
+        if str(exc.response.get("error") or "") in _ACCESS_ERRORS:
+            return False
+        raise
+
+
+async def asker_can_read(pipeline: Pipeline, user_id: str, channel: str) -> bool:
+    """May `user_id` read `channel`? The bot acts there for them only if so.
+
+    Public channels are open to every full member of the workspace; private channels,
+    DMs and group DMs, and public channels for guests, only to their members.
+    """
+    info = (await pipeline.slack.conversations_info(channel=channel)).get("channel") or {}
+    if not (info.get("is_private") or info.get("is_im") or info.get("is_mpim")):
+        user = (await pipeline.slack.users_info(user=user_id)).get("user") or {}
+        if not (user.get("is_restricted") or user.get("is_ultra_restricted")):
+            return True
+    cursor: str | None = None
+    while True:
+        page = await pipeline.slack.conversations_members(
+            channel=channel, cursor=cursor, limit=1000
+        )
+        if user_id in (page.get("members") or []):
+            return True
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return False
+
+
+async def _media_of(
+    pipeline: Pipeline, msg: dict[str, Any], *, keep_hidden: bool
+) -> list[dict[str, Any]]:
+    """The message's audio and video, stubs completed with files.info (Slack Connect).
+
+    A file hidden by the plan's limit cannot be judged: kept where the person pointed at
+    this very message (the job explains it), skipped when looking for "the latest".
+    """
+    found: list[dict[str, Any]] = []
+    for file in media_files(msg.get("files")):
+        if is_file_stub(file):
+            file = (await pipeline.slack.files_info(file=str(file["id"]))).get("file") or {}
+        if is_hidden_by_limit(file):
+            if keep_hidden:
+                found.append(file)
+        elif is_media_file(file):
+            found.append(file)
+    return found
 
 
 async def _file_state(
@@ -248,34 +317,27 @@ async def _file_state(
         return "pending"
     if record is not None and record.state == "done":
         return "done"
-    thread = str(msg.get("thread_ts") or msg.get("ts") or "")
-    found = await pipeline.store.thread_transcript(channel, thread)
-    if found is not None and found.file_id == file["id"]:
-        return "done"  # a retry after a failure succeeded
     return None
 
 
 async def _submit(
     pipeline: Pipeline, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
 ) -> int:
-    target = transcribe_job_id(channel, str(file["id"]))
-    if await pipeline.store.get_job(target) is not None:
-        # It failed before: a fresh id (per request) gives it another go.
-        target = f"{target}:retry:{job.id}"
     ts = str(msg.get("ts") or "")
-    return int(
-        await pipeline.queue.submit(
-            job.model_copy(
-                update={
-                    "id": target,
-                    "kind": "transcribe",
-                    "channel_id": channel,
-                    "file_id": str(file["id"]),
-                    "thread_ts": str(msg.get("thread_ts") or ts),
-                    "message_ts": ts,
-                    "requested": True,
-                    "response_url": "",
-                }
-            )
-        )
+    target = job.model_copy(
+        update={
+            "id": transcribe_job_id(channel, str(file["id"])),
+            "kind": "transcribe",
+            "channel_id": channel,
+            "file_id": str(file["id"]),
+            "thread_ts": str(msg.get("thread_ts") or ts),
+            "message_ts": ts,
+            "requested": True,
+            "response_url": "",
+        }
     )
+    # The same id again: a job that failed runs once more (and finds in the thread whatever
+    # it had posted), and a second request meanwhile finds it queued.
+    if await pipeline.queue.submit(target):
+        return 1
+    return int(await pipeline.queue.resubmit(target))

@@ -22,6 +22,10 @@ class UserFacingError(Exception):
             self.reason = reason
 
 
+#: The `reason` of a video without sound: shared silently (screen recordings) it is no failure.
+NO_SOUND_TRACK = "no_sound_track"
+
+
 class NotMediaError(UserFacingError):
     """The file has no audio track or is not audio/video at all."""
 
@@ -54,6 +58,13 @@ class TranscriptionError(UserFacingError):
     """Gemini could not produce a usable transcript."""
 
     reason = "transcription"
+
+
+class PartialDeliveryError(UserFacingError):
+    """Some parts of a transcript are in the thread, the rest could not be posted."""
+
+    reason = "partial_delivery"
+    transient = True
 
 
 class GeminiUnavailableError(TranscriptionError):

@@ -44,6 +44,9 @@ class Job(BaseModel):
     #: The file object from the event, when it carried one (message/file_share does): it
     #: spares a files.info call per clip, which matters under Slack's per-method limits.
     file: dict[str, Any] | None = None
+    #: How many times a person asked again after this job failed (`JobQueue.resubmit`); it
+    #: tells each failure's `:warning:` reply apart, and that parts may already be posted.
+    retry: int = 0
     created_at: float = Field(default_factory=time.time)
 
 

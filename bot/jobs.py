@@ -23,15 +23,21 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.asks import answer_question, ask_after_transcript, locate_media
-from bot.errors import FileAccessError, NotMediaError, UserFacingError
+from bot.errors import (
+    NO_SOUND_TRACK,
+    FileAccessError,
+    NotMediaError,
+    PartialDeliveryError,
+    UserFacingError,
+)
 from bot.gemini import GeminiTranscriber, Usage
 from bot.job_spec import Job, reply_marker
 from bot.logs import job_context
 from bot.media import PreparedAudio, prepare_audio
 from bot.metrics import Metrics
 from bot.prompts import TranscribeOptions
-from bot.queue import MAX_ATTEMPTS, JobQueue, Outcome
-from bot.slack_files import download_slack_file, is_media_file, too_large
+from bot.queue import MAX_ATTEMPTS, JobQueue, LeaseLost, Outcome, confirm_lease
+from bot.slack_files import download_slack_file, hidden_file_error, is_media_file, too_large
 from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
 from bot.store import Store
 from bot.transcribe import transcribe_recording
@@ -132,22 +138,34 @@ class Pipeline:
                         await ask_after_transcript(self, job)
             outcome: Outcome = "done"
         except TimeoutError:
-            if not deadline.expired():
-                raise
-            logger.warning("job ran past its budget of %.0f s", self.config.job_budget_s)
-            self.metrics.failures.labels(reason="job_budget").inc()
-            await self._report_failure(
-                job,
-                f"This took longer than the {self.config.job_budget_s / 60:.0f} min I allow "
-                "for one recording, so I stopped. Try again later (mention me in this "
-                "thread), or share a shorter recording.",
-            )
             outcome = "failed"
+            if deadline.expired():
+                logger.warning("job ran past its budget of %.0f s", self.config.job_budget_s)
+                self.metrics.failures.labels(reason="job_budget").inc()
+                await self._report_failure(
+                    job,
+                    f"This took longer than the {self.config.job_budget_s / 60:.0f} min I allow "
+                    "for one recording, so I stopped. Try again later (mention me in this "
+                    "thread), or share a shorter recording.",
+                )
+            else:
+                # A client's own limit (a Slack call, the download): as transient as a 503.
+                logger.warning("a call timed out", exc_info=True)
+                self.metrics.failures.labels(reason="timeout").inc()
+                await self._report_failure(
+                    job,
+                    "A request to Slack or the download of the file timed out, so I stopped. "
+                    "This is usually temporary: mention me in this thread to try again in a "
+                    "minute.",
+                )
+        except LeaseLost:
+            raise  # another worker owns the job now: it reports the outcome, not this run
         except NotMediaError as exc:
-            # A file that only looked like media: silence unless someone asked for it.
             logger.info("not media: %s", exc.reason)
             self.metrics.failures.labels(reason=exc.reason).inc()
-            if job.requested:
+            # Slack called it audio or video, so its sharer expects a transcript; only a
+            # video without sound (screen recordings) is no failure when nobody asked.
+            if job.requested or exc.reason != NO_SOUND_TRACK:
                 await self._report_failure(job, str(exc))
             else:
                 await self._react(job, remove=WORKING)
@@ -177,6 +195,9 @@ class Pipeline:
 
     async def _transcribe(self, job: Job, attempt: int) -> None:
         file = job.file if job.file and attempt == 1 else await self._file_info(job)
+        # Before anything else: a file hidden by the plan's limit has no shares to reply to.
+        if (hidden := hidden_file_error(file)) is not None:
+            raise hidden
         job = await self._resolve_thread(job, file)
         name = str(file.get("name") or file.get("title") or "this file")
         if not is_media_file(file):
@@ -206,7 +227,6 @@ class Pipeline:
             await self.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
         uploader = await self._display_name(str(file.get("user") or job.user_id))
         transcript = apply_speaker_names(transcript, uploader_name=uploader)
-        await self.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key)
         info = ReplyInfo(
             file_name=name,
             duration_s=duration_s,
@@ -215,6 +235,9 @@ class Pipeline:
         )
         with self.stage("post"):
             await self._deliver(job, plan_delivery(transcript, info), attempt)
+        # Only a whole transcript links the thread: questions and "already transcribed"
+        # answers must never point at a reply that is not all there.
+        await self.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key)
         await self._react(job, remove=WORKING, add=DONE)
 
     async def _fresh_transcript(
@@ -288,25 +311,45 @@ class Pipeline:
         )
 
     async def _deliver(self, job: Job, delivery: Delivery, attempt: int) -> None:
+        """Post every part not yet in the thread; a partial delivery says what is missing."""
         marker = reply_marker(job.id)
-        already = await self._posted_parts(job, marker) if attempt > 1 else {}
+        # A resumed run or a retry may find parts already posted; a first run cannot.
+        resumed = attempt > 1 or job.retry > 0
+        already = await self._posted_parts(job, marker) if resumed else {"__files__": set()}
+        total = len(delivery.messages)
+        present = {i for i in range(total) if f"{marker}-{i}" in already}
         for index, message in enumerate(delivery.messages):
-            part_marker = f"{marker}-{index}"
-            if part_marker in already:
+            if index in present:
                 continue
-            ts = await self.post(job, message, part_marker)
+            try:
+                ts = await self.post(job, message, f"{marker}-{index}")
+            except (LeaseLost, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                if not present:
+                    raise  # nothing is in the thread: an ordinary failure
+                raise _partial_delivery(present, total, exc) from exc
+            present.add(index)
             if index == 0:
                 await self.store.record_reply(job.id, ts)
         titles = {a.title for a in delivery.attachments}
         if delivery.attachments and not (already.get("__files__", set()) & titles):
-            await self.slack.files_upload_v2(
-                channel=job.channel_id,
-                thread_ts=job.thread_ts,
-                file_uploads=[
-                    {"content": a.content, "filename": a.filename, "title": a.title}
-                    for a in delivery.attachments
-                ],
-            )
+            await confirm_lease()
+            try:
+                await self.slack.files_upload_v2(
+                    channel=job.channel_id,
+                    thread_ts=job.thread_ts,
+                    file_uploads=[
+                        {"content": a.content, "filename": a.filename, "title": a.title}
+                        for a in delivery.attachments
+                    ],
+                )
+            except SlackApiError as exc:
+                raise PartialDeliveryError(
+                    "I posted the transcript above, but Slack refused the files with the whole "
+                    f"transcript ({_slack_error(exc)}). Mention me in this thread and I'll "
+                    "attach them."
+                ) from exc
 
     async def _posted_parts(self, job: Job, marker: str) -> dict[str, Any]:
         """Markers of this job's messages already in the thread (and titles of its files)."""
@@ -328,6 +371,8 @@ class Pipeline:
                 return found
 
     async def post(self, job: Job, message: SlackMessage, marker: str) -> str:
+        """Post in the job's thread; the first block carries `marker` (see `reply_marker`)."""
+        await confirm_lease()  # a run that lost its job to another worker posts nothing
         blocks = [dict(b) for b in message.blocks]
         if blocks:
             blocks[0]["block_id"] = marker
@@ -349,14 +394,11 @@ class Pipeline:
             if not job.thread_ts:
                 await self.ephemeral(job, ":warning: " + text)
                 return
-            record = await self.store.get_job(job.id)
-            if record is not None and record.reply_ts:
-                return
-            marker = reply_marker(job.id) + "-0"
+            # One warning per run: a retry's failure is news, a resumed run's is not.
+            marker = f"{reply_marker(job.id)}-w{job.retry}"
             already = await self._posted_parts(job, reply_marker(job.id))
             if marker not in already:
-                ts = await self.post(job, render_failure(text, job_id=job.id), marker)
-                await self.store.record_reply(job.id, ts)
+                await self.post(job, render_failure(text, job_id=job.id), marker)
             await self._react(job, remove=WORKING, add=FAILED)
         except Exception:
             logger.exception("could not report the failure of job %s", job.id)
@@ -408,9 +450,11 @@ class Pipeline:
         m.audio_minutes.inc(duration_s / 60.0)
         m.gemini_tokens.labels(direction="input").inc(usage.input_tokens)
         m.gemini_tokens.labels(direction="output").inc(usage.output_tokens)
+        m.gemini_tokens.labels(direction="thought").inc(usage.thought_tokens)
+        # Gemini bills thinking as output.
         m.gemini_cost.inc(
             usage.input_tokens / 1e6 * self.config.price_input_per_mtok
-            + usage.output_tokens / 1e6 * self.config.price_output_per_mtok
+            + usage.billable_output_tokens / 1e6 * self.config.price_output_per_mtok
         )
 
     @contextlib.contextmanager
@@ -425,3 +469,23 @@ class Pipeline:
     async def _workdir(self) -> AsyncIterator[Path]:
         with tempfile.TemporaryDirectory(prefix="scribe-", dir=self.config.tmp_dir) as tmp:
             yield Path(tmp)
+
+
+def _slack_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered: {exc.response.get('error') or 'an error'}"
+    return f"{type(exc).__name__}"
+
+
+def _parts(indices: list[int]) -> str:
+    words = [str(i + 1) for i in indices]
+    return ("part " if len(words) == 1 else "parts ") + ", ".join(words)
+
+
+def _partial_delivery(present: set[int], total: int, cause: Exception) -> PartialDeliveryError:
+    missing = [i for i in range(total) if i not in present]
+    return PartialDeliveryError(
+        f"I posted {_parts(sorted(present))} of {total} of the transcript above, but could not "
+        f"post {_parts(missing)} ({_slack_error(cause)}). Mention me in this thread and I'll "
+        "post what is missing."
+    )

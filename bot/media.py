@@ -31,7 +31,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from bot.errors import CorruptMediaError, NotMediaError, SilentMediaError, TooLongError
+from bot.errors import (
+    NO_SOUND_TRACK,
+    CorruptMediaError,
+    NotMediaError,
+    SilentMediaError,
+    TooLongError,
+)
 from bot.media_probe import not_media_message, open_input, pick_audio_stream, probe
 from bot.media_split import split_audio
 from bot.media_types import (
@@ -97,7 +103,8 @@ def prepare_audio(src: Path, workdir: Path, *, max_minutes: float) -> PreparedAu
         if info.has_video:
             raise NotMediaError(
                 "This video has no sound track, so there is nothing to transcribe. "
-                "If it should have sound, check the recording's audio settings and share it again."
+                "If it should have sound, check the recording's audio settings and share it again.",
+                reason=NO_SOUND_TRACK,
             )
         raise NotMediaError(not_media_message())
     limit_s = max_minutes * 60

@@ -64,6 +64,22 @@ class LocalQueue:
             self._wake.set()
         return created == 1
 
+    async def resubmit(self, job: Job) -> bool:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT spec FROM jobs WHERE id = ? AND state = 'failed'", (job.id,)
+            )
+            if row is None:
+                return False
+            again = job.model_copy(update={"retry": _previous_retry(row[0]) + 1})
+            await tx.execute(
+                "UPDATE jobs SET spec = ?, state = 'queued', attempts = 0, last_error = NULL, "
+                "updated_at = ? WHERE id = ?",
+                (dumps(again), time.time(), job.id),
+            )
+        self._wake.set()
+        return True
+
     async def depth(self) -> int:
         return await self._count("queued")
 
@@ -171,3 +187,10 @@ class LocalQueue:
         await asyncio.gather(*self._workers, return_exceptions=True)
         # Jobs cancelled mid-way stay 'running' in the journal and resume on the next start.
         self._workers = []
+
+
+def _previous_retry(spec: str) -> int:
+    try:
+        return Job.model_validate_json(spec).retry
+    except ValidationError:
+        return 0

@@ -59,13 +59,15 @@ async def test_metrics_after_one_job(
     assert len(usage) == 1
     tokens_in = sum(u["total_input_tokens"] for u in usage)
     tokens_out = sum(u["total_output_tokens"] for u in usage)
-    assert tokens_in > 0 and tokens_out > 0
+    thoughts = sum(u["total_thought_tokens"] for u in usage)
+    assert tokens_in > 0 and tokens_out > 0 and thoughts > 0
     assert m["scribe_gemini_tokens_total"] == {
         (("direction", "input"),): tokens_in,
         (("direction", "output"),): tokens_out,
+        (("direction", "thought"),): thoughts,
     }
-    # Default prices: $1 / $4 per million input / output tokens.
-    expected_cost = tokens_in / 1e6 * 1.0 + tokens_out / 1e6 * 4.0
+    # Default prices: $1 / $4 per million input / output tokens; thinking is billed as output.
+    expected_cost = tokens_in / 1e6 * 1.0 + (tokens_out + thoughts) / 1e6 * 4.0
     assert abs(m["scribe_gemini_cost_usd_total"][()] - expected_cost) < 1e-12
 
 

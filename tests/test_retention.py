@@ -19,9 +19,7 @@ async def test_running_server_purges_what_is_past_retention(settings: Settings) 
     await store.cache_transcript("F_NEW::", '{"summary": "new", "segments": []}', 5.0)
     await store.link_thread("C1", "1.0", "F_OLD", "F_OLD::")
     old = time.time() - (settings.scribe_retention_days + 1) * DAY
-    await db.execute(
-        "UPDATE transcripts SET created_at = ? WHERE cache_key = 'F_OLD::'", (old,)
-    )
+    await db.execute("UPDATE transcripts SET created_at = ? WHERE cache_key = 'F_OLD::'", (old,))
     await db.execute("UPDATE threads SET created_at = ?", (old,))
     await db.close()
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bot.job_spec import transcribe_job_id
 from tests.asking import CHANNEL, running, share
 from tests.conftest import Server, settle, wait_for
@@ -35,11 +33,6 @@ async def test_hidden_file_in_a_share_becomes_a_job_that_looks_it_up(
     assert slack.file_downloads == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/jobs.py must raise bot.slack_files.hidden_file_error(file) right after "
-    "files.info, before is_media_file (the lead's part of issue 11)",
-)
 async def test_shortcut_on_a_file_hidden_by_the_plan_says_so_in_the_thread(
     slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
 ) -> None:
