@@ -40,6 +40,10 @@ REQUIRED_BOT_SCOPES = (
     "files:write",
     "reactions:write",
     "users:read",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
 )
 #: Each remote check gives up after this long: check is for people waiting at a terminal.
 CHECK_TIMEOUT_S = 20.0

@@ -41,6 +41,10 @@ SCOPE_USES: dict[str, dict[str, list[str]]] = {
     "files:write": {"methods": ["files_upload_v2"]},
     "reactions:write": {"methods": ["reactions_add", "reactions_remove"]},
     "users:read": {"methods": ["users_info"]},
+    "channels:read": {"methods": ["conversations_info", "conversations_members"]},
+    "groups:read": {"methods": ["conversations_info", "conversations_members"]},
+    "im:read": {"methods": ["conversations_info", "conversations_members"]},
+    "mpim:read": {"methods": ["conversations_info", "conversations_members"]},
 }
 #: Bolt listener (event type) behind each subscribed event.
 EVENT_LISTENERS = {
@@ -73,7 +77,8 @@ def called_methods() -> set[str]:
 
 
 def listened_events() -> set[str]:
-    return set(re.findall(r"@app\.event\(\"([a-z_]+)\"\)", code()))
+    # `@app.event("x")` decorators, and `app.event("x")(ack=…, lazy=[…])` lazy listeners.
+    return set(re.findall(r"\bapp\.event\(\"([a-z_]+)\"\)", code()))
 
 
 def test_manifest_validates_against_slacks_schema() -> None:

@@ -55,6 +55,10 @@ DEFAULT_SCOPES = (
     "files:write",
     "reactions:write",
     "users:read",
+    "channels:read",
+    "groups:read",
+    "im:read",
+    "mpim:read",
 )
 APP_TOKEN_SCOPES = ("connections:write",)
 

@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.emulators.slack import SlackEmulator, sign
+from tests.emulators.slack_wire import READ_SCOPES
 
 
 @pytest.fixture
@@ -599,8 +600,11 @@ async def test_update_ephemeral_permalink_and_home(
 async def test_conversation_reads_need_their_scopes_and_membership(
     emu: SlackEmulator, client: AsyncWebClient
 ) -> None:
-    # The default bot scopes carry history scopes but not channels:read (as the manifest).
-    err = await api_error(client.conversations_info(channel="C0GENERAL"))
+    # History scopes do not grant conversations.info: that takes channels:read.
+    history_only = SlackEmulator(scopes=[s for s in emu.scopes if not s.endswith(":read")])
+    async with history_only:
+        reader = AsyncWebClient(token=history_only.bot_token, base_url=history_only.api_url)
+        err = await api_error(reader.conversations_info(channel="C0GENERAL"))
     assert err.response["error"] == "missing_scope"
     assert err.response["needed"] == "channels:read"
     emu.add_channel("C0OUT", bot_is_member=False)
@@ -749,6 +753,7 @@ async def test_conversations_members_pages_with_cursor_and_limit(
 async def test_conversations_members_needs_the_read_scope_of_the_channel_type(
     emu: SlackEmulator, client: AsyncWebClient
 ) -> None:
+    emu.scopes = tuple(s for s in emu.scopes if s not in READ_SCOPES.values())
     emu.add_channel("G0PRIV", is_private=True, members={"U0ALICE"})
     emu.add_channel("D0ALICE", is_im=True, user="U0ALICE")
     emu.add_channel("G0MPIM", is_mpim=True, members={"U0ALICE"})
