@@ -45,9 +45,8 @@ sys.path.insert(0, str(ROOT))
 from pydantic import SecretStr  # noqa: E402
 
 from bot import gemini as gemini_module  # noqa: E402
-from bot.app import gemini_config  # noqa: E402
 from bot.exports import to_text  # noqa: E402
-from bot.gemini import GeminiTranscriber, RequestKind, Usage, build_client  # noqa: E402
+from bot.gemini import GeminiTranscriber, build_client  # noqa: E402
 from bot.media_types import PreparedAudio  # noqa: E402
 from bot.prompts import (  # noqa: E402
     TranscribeOptions,
@@ -57,6 +56,11 @@ from bot.prompts import (  # noqa: E402
     transcription_prompt,
 )
 from bot.settings import Settings  # noqa: E402
+from bot.transcriber import (  # noqa: E402
+    GeminiConfig,
+    RequestKind,
+    Usage,
+)
 from tests.emulators.gemini import THINKING_LEVELS as ALL_LEVELS  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
@@ -105,7 +109,7 @@ async def measure(
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, gemini_api_key=SecretStr(emu.api_key), gemini_base_url=emu.base_url
     )
-    config = gemini_config(settings)
+    config = GeminiConfig.from_settings(settings)
     client = build_client(config)
     gemini = GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(4))
     cells: list[Cell] = []

@@ -14,7 +14,7 @@ Method
   either path. 180 min is 43 MB, so the one-request path uses the Files API; chunks
   (~2.7 MB) travel inline.
 - Gemini: the emulator in tests/emulators/gemini.py over real HTTP with the real
-  google-genai client, built like bot/app.py does (`gemini_config(Settings)`, a
+  google-genai client, built like bot/app.py does (`GeminiConfig.from_settings(Settings)`, a
   `GeminiTranscriber` whose semaphore is SCRIBE_MAX_CONCURRENCY, default 4). Latency
   model: every request takes `--latency` s (default 1) plus (output + thought tokens) /
   `--tokens-per-s` (default 150); the emulator counts 4 characters per token and reports
@@ -50,12 +50,12 @@ import av
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import gemini_config  # noqa: E402
-from bot.gemini import GeminiTranscriber, Usage, build_client  # noqa: E402
+from bot.gemini import GeminiTranscriber, build_client  # noqa: E402
 from bot.media import PreparedAudio, prepare_audio  # noqa: E402
 from bot.prompts import TranscribeOptions  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.transcribe import transcribe_piece, transcribe_recording  # noqa: E402
+from bot.transcriber import GeminiConfig, Usage  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
 
@@ -123,7 +123,7 @@ async def measure(
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, gemini_api_key=emu.api_key, gemini_base_url=emu.base_url
     )
-    config = gemini_config(settings)
+    config = GeminiConfig.from_settings(settings)
     client = build_client(config)
     concurrency = settings.scribe_max_concurrency
     gemini = GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(concurrency))

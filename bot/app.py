@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 
 import aiohttp
-from google import genai
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -22,7 +21,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.gemini import GeminiConfig, GeminiTranscriber, build_client
 from bot.intake import Intake, IntakeConfig
 from bot.jobs import Pipeline, PipelineConfig
 from bot.metrics import Metrics
@@ -30,6 +28,7 @@ from bot.queue import JobQueue
 from bot.retention import purge_periodically
 from bot.settings import Settings
 from bot.store import Store
+from bot.transcriber import GeminiConfig, LazyGeminiTranscriber
 from handlers import register_handlers
 
 logger = logging.getLogger(__name__)
@@ -57,21 +56,6 @@ def build_slack_client(settings: Settings, *, wait_out_rate_limits: bool = True)
     )
 
 
-def gemini_config(settings: Settings) -> GeminiConfig:
-    key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
-    return GeminiConfig(
-        api_key=key,
-        model=settings.gemini_model,
-        api_version=settings.gemini_api_version,
-        base_url=settings.gemini_base_url,
-        timeout_s=settings.scribe_gemini_timeout_s,
-        inline_limit_bytes=settings.inline_limit_bytes,
-        budget_s=settings.scribe_job_budget_s,
-        attempts=settings.scribe_gemini_attempts,
-        initial_delay_s=settings.scribe_gemini_initial_delay_s,
-    )
-
-
 @dataclass
 class Runtime:
     """Everything a running process holds; `close()` releases it."""
@@ -79,7 +63,7 @@ class Runtime:
     settings: Settings
     slack: AsyncWebClient
     http: aiohttp.ClientSession
-    gemini_client: genai.Client
+    transcriber: LazyGeminiTranscriber
     store: Store
     queue: JobQueue
     pipeline: Pipeline
@@ -96,11 +80,10 @@ class Runtime:
                 total=None, sock_connect=30, sock_read=DOWNLOAD_READ_TIMEOUT_S
             )
         )
-        gconfig = gemini_config(settings)
-        gemini_client = build_client(gconfig)
         store, queue = await open_backend(settings)
-        transcriber = GeminiTranscriber(
-            gemini_client, gconfig, concurrency=asyncio.Semaphore(settings.scribe_max_concurrency)
+        # The SDK is loaded by the first job: web-only processes never pay for it.
+        transcriber = LazyGeminiTranscriber(
+            GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency
         )
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         pipeline = Pipeline(
@@ -132,7 +115,7 @@ class Runtime:
                 answer_other_bots=settings.scribe_answer_other_bots,
             ),
         )
-        return cls(settings, slack, http, gemini_client, store, queue, pipeline, intake, metrics)
+        return cls(settings, slack, http, transcriber, store, queue, pipeline, intake, metrics)
 
     def bolt_app(self) -> AsyncApp:
         """The Bolt app with every listener registered.
@@ -166,7 +149,7 @@ class Runtime:
         await self.queue.shutdown(self.settings.scribe_shutdown_grace_s)
         await self.store.close()
         await self.http.close()
-        await self.gemini_client.aio.aclose()
+        await self.transcriber.aclose()
 
 
 async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:

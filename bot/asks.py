@@ -18,7 +18,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot.errors import UserFacingError
 from bot.exports import to_text
-from bot.gemini import Usage
 from bot.job_spec import Job, answer_job_id, reply_marker, transcribe_job_id
 from bot.prompts import question_prompt
 from bot.slack_files import (
@@ -29,6 +28,7 @@ from bot.slack_files import (
     media_files,
 )
 from bot.slack_render import escape_mrkdwn, render_answer
+from bot.transcriber import Usage
 from bot.transcript import Transcript
 
 if TYPE_CHECKING:

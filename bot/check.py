@@ -21,9 +21,9 @@ from google.genai import errors as genai_errors
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import gemini_config
 from bot.gemini import build_client
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
+from bot.transcriber import GeminiConfig
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,10 @@ async def check_gemini(settings: Settings) -> list[Finding]:
     if settings.gemini_api_key is None:
         return []
     config = dataclasses.replace(
-        gemini_config(settings), attempts=2, timeout_s=CHECK_TIMEOUT_S, initial_delay_s=0.5
+        GeminiConfig.from_settings(settings),
+        attempts=2,
+        timeout_s=CHECK_TIMEOUT_S,
+        initial_delay_s=0.5,
     )
     client = build_client(config)
     model = settings.gemini_model

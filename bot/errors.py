@@ -60,6 +60,12 @@ class TranscriptionError(UserFacingError):
     reason = "transcription"
 
 
+class TruncatedAnswerError(TranscriptionError):
+    """Gemini stopped before the JSON was complete (output limit); chunking may help."""
+
+    reason = "truncated"
+
+
 class PartialDeliveryError(UserFacingError):
     """Some parts of a transcript are in the thread, the rest could not be posted."""
 

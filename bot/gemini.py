@@ -15,8 +15,7 @@ import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from google import genai
 from google.genai import _interactions as gi
@@ -24,9 +23,10 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.errors import GeminiUnavailableError, TranscriptionError
-from bot.media import PreparedAudio
+from bot.errors import GeminiUnavailableError, TranscriptionError, TruncatedAnswerError
+from bot.media_types import PreparedAudio
 from bot.prompts import SYSTEM_INSTRUCTION
+from bot.transcriber import GeminiConfig, RequestKind, Usage
 from bot.transcript import ANSWER_MODEL_CONFIG, Transcript, response_schema
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,6 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Gemini 3.x flash models answer at most 65,536 output tokens.
 MAX_OUTPUT_TOKENS = 65536
-RequestKind = Literal["transcription", "roster", "summary", "question"]
 
 #: thinking_level per request kind. Gemini 3 bills thinking as output and it takes time
 #: like output, so each kind thinks only as much as its task needs; the tokens and
@@ -54,53 +53,6 @@ THINKING_LEVELS: dict[RequestKind, str] = {
 #: How often and how long to wait for an upload that is still PROCESSING.
 _PROCESSING_POLL_S = 1.0
 _PROCESSING_MAX_POLLS = 120
-
-
-@dataclass(frozen=True)
-class GeminiConfig:
-    api_key: str
-    model: str
-    api_version: str = "v1beta"
-    base_url: str | None = None
-    timeout_s: float = 600.0
-    inline_limit_bytes: int = 20 * 1024 * 1024
-    #: Total time one transcription may spend on retries and waiting for Gemini.
-    budget_s: float = 1800.0
-    attempts: int = 5
-    initial_delay_s: float = 1.0
-    max_delay_s: float = 30.0
-
-
-@dataclass
-class Usage:
-    """Token counts summed over the requests of one job."""
-
-    input_tokens: int = 0
-    #: The answers' tokens, without thinking (Interactions' total_output_tokens).
-    output_tokens: int = 0
-    #: Thinking tokens (total_thought_tokens); Gemini bills them as output.
-    thought_tokens: int = 0
-    requests: int = 0
-    uploads: list[str] = field(default_factory=list)
-
-    @property
-    def billable_output_tokens(self) -> int:
-        """Output tokens as Gemini bills them: the answers plus the thinking."""
-        return self.output_tokens + self.thought_tokens
-
-    def add(self, interaction: Any) -> None:
-        self.requests += 1
-        usage = getattr(interaction, "usage", None)
-        if usage is not None:
-            self.input_tokens += int(getattr(usage, "total_input_tokens", 0) or 0)
-            self.output_tokens += int(getattr(usage, "total_output_tokens", 0) or 0)
-            self.thought_tokens += int(getattr(usage, "total_thought_tokens", 0) or 0)
-
-
-class TruncatedAnswerError(TranscriptionError):
-    """Gemini stopped before the JSON was complete (output limit); chunking may help."""
-
-    reason = "truncated"
 
 
 class SpeakerRoster(BaseModel):

@@ -30,10 +30,8 @@ from bot.errors import (
     PartialDeliveryError,
     UserFacingError,
 )
-from bot.gemini import GeminiTranscriber, Usage
 from bot.job_spec import Job, reply_marker
 from bot.logs import job_context
-from bot.media import PreparedAudio, prepare_audio
 from bot.metrics import Metrics
 from bot.prompts import TranscribeOptions
 from bot.queue import MAX_ATTEMPTS, JobQueue, LeaseLost, Outcome, confirm_lease
@@ -41,6 +39,7 @@ from bot.slack_files import download_slack_file, hidden_file_error, is_media_fil
 from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
 from bot.store import Store
 from bot.transcribe import transcribe_recording
+from bot.transcriber import Transcriber, Usage
 from bot.transcript import Transcript
 from bot.transcript_checks import apply_speaker_names
 
@@ -88,7 +87,7 @@ class Pipeline:
         http: aiohttp.ClientSession,
         store: Store,
         queue: JobQueue,
-        gemini: GeminiTranscriber,
+        gemini: Transcriber,
         metrics: Metrics,
         config: PipelineConfig,
         decor: AsyncWebClient | None = None,
@@ -258,8 +257,10 @@ class Pipeline:
                     max_bytes=self.config.max_file_bytes,
                     file_name=name,
                 )
+            from bot.media import prepare_audio  # PyAV and numpy: loaded by the first job
+
             with self.stage("prepare"):
-                audio: PreparedAudio = await asyncio.to_thread(
+                audio = await asyncio.to_thread(
                     prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
                 )
             source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough

@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import gemini_config
 from bot.errors import UserFacingError
 from bot.exports import FORMATS
-from bot.gemini import GeminiTranscriber, Usage, build_client
+from bot.gemini import GeminiTranscriber, build_client
 from bot.media import PreparedAudio, prepare_audio
 from bot.progress import ProgressBar
 from bot.prompts import TranscribeOptions
 from bot.settings import Settings
 from bot.transcribe import transcribe_recording
+from bot.transcriber import GeminiConfig, Usage
 from bot.transcript import Transcript
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ async def transcribe_files(
         # Routine INFO lines would clutter a terminal or a pipe; ask with SCRIBE_LOG_LEVEL.
         logging.getLogger().setLevel(logging.WARNING)
 
-    config = gemini_config(settings)
+    config = GeminiConfig.from_settings(settings)
     client = build_client(config)
     gemini = GeminiTranscriber(
         client, config, concurrency=asyncio.Semaphore(settings.scribe_max_concurrency)

@@ -17,18 +17,21 @@ import asyncio
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.errors import UserFacingError
+from bot.errors import TruncatedAnswerError, UserFacingError
 from bot.exports import to_text
-from bot.gemini import GeminiTranscriber, TruncatedAnswerError, Usage
-from bot.media import PreparedAudio, split_audio
 from bot.prompts import TranscribeOptions, roster_prompt, summary_prompt, transcription_prompt
+from bot.transcriber import Transcriber, Usage
 from bot.transcript import Transcript
 from bot.transcript_checks import (
     check_timestamps,
     gross_error_instruction,
     merge_chunks,
 )
+
+if TYPE_CHECKING:
+    from bot.media_types import PreparedAudio
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +61,7 @@ def plan_chunk_count(duration_s: float, concurrency: int, *, at_least: int = 1) 
 
 
 async def transcribe_recording(
-    gemini: GeminiTranscriber,
+    gemini: Transcriber,
     audio: PreparedAudio,
     workdir: Path,
     options: TranscribeOptions,
@@ -87,7 +90,7 @@ async def transcribe_recording(
 
 
 async def transcribe_piece(
-    gemini: GeminiTranscriber,
+    gemini: Transcriber,
     audio: PreparedAudio,
     options: TranscribeOptions,
     usage: Usage,
@@ -113,7 +116,7 @@ async def transcribe_piece(
 
 
 async def _chunked(
-    gemini: GeminiTranscriber,
+    gemini: Transcriber,
     audio: PreparedAudio,
     workdir: Path,
     options: TranscribeOptions,
@@ -122,6 +125,8 @@ async def _chunked(
     count: int,
 ) -> tuple[Transcript, int]:
     chunk_s = audio.duration_s / count
+    from bot.media_split import split_audio  # PyAV: loaded with the first long recording
+
     chunks = await asyncio.to_thread(split_audio, audio, workdir, chunk_s=chunk_s)
     roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)
     # Speaker names come from the audio: log how many, not who.
@@ -129,7 +134,7 @@ async def _chunked(
     total = len(chunks)
     try:
         # Every chunk's task starts now, but each reads its audio only once it holds a
-        # request slot (GeminiTranscriber), so at most `concurrency` payloads are in memory.
+        # request slot (Transcriber), so at most `concurrency` payloads are in memory.
         async with asyncio.TaskGroup() as group:
             tasks = [
                 group.create_task(
