@@ -126,7 +126,8 @@ async def _transcribe_one(
         transcript, _chunks = await transcribe_recording(gemini, audio, workdir, options, usage)
     bar.note(
         f"{path.name}: {audio.duration_s:.0f} s of audio, {usage.requests} Gemini request(s), "
-        f"{usage.input_tokens} input / {usage.output_tokens} output tokens"
+        f"{usage.input_tokens} input / {usage.output_tokens} output + "
+        f"{usage.thought_tokens} thinking tokens"
     )
     return transcript, audio.duration_s
 

@@ -200,5 +200,6 @@ async def test_cli_check_exit_status_and_invalid_settings(
 
 def test_built_in_scopes_match_the_repository_manifest() -> None:
     scopes, source = required_bot_scopes()
-    if source == "manifest.yml":  # an installed copy without the checkout has only the list
-        assert set(scopes) == set(REQUIRED_BOT_SCOPES)
+    # The tests run from the checkout, so the manifest must be found (not the fallback).
+    assert source == "manifest.yml"
+    assert set(scopes) == set(REQUIRED_BOT_SCOPES)

@@ -260,3 +260,21 @@ async def test_thinking_tokens_are_counted_and_priced_as_output(
     assert sample["thought"] == thought
     expected = (sample["input"] * 1.0 + (sample["output"] + thought) * 10.0) / 1e6
     assert cost == pytest.approx(expected)
+
+
+async def test_file_link_notices_escape_the_file_name(
+    slack: SlackEmulator, srv: Server, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "plan.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"0" * 500)
+    file = slack.add_file(
+        pdf.read_bytes(), name="<!channel> plan.pdf", mimetype="application/pdf", filetype="pdf"
+    )
+    slack.post_user_message(CHANNEL, files=[file])
+    sent = await slack.send_slash_command(srv.events_url, text=file["permalink"])
+    assert sent.status == 200
+    await wait_for(lambda: notices(slack), timeout=20)
+    await settle(srv)
+    told = notices(slack)[0]
+    assert "&lt;!channel&gt; plan.pdf" in told
+    assert "<!channel>" not in told

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -43,11 +45,21 @@ async def socket_process(
             proc.wait()
 
 
+def journal_busy(db: Path) -> int:
+    """Jobs queued or running in a live process's SQLite journal (read beside it, WAL)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        row = conn.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')"
+        ).fetchone()
+    return int(row[0])
+
+
 async def test_clip_over_socket_mode_gets_one_reply_despite_redelivery(
     slack: SlackEmulator,
     gemini: GeminiEmulator,
     socket_process: subprocess.Popen[bytes],
     voice_clip: Path,
+    tmp_path: Path,
 ) -> None:
     await wait_for(slack.socket_connected.is_set, timeout=30)
     file = slack.add_file(voice_clip.read_bytes())
@@ -60,6 +72,8 @@ async def test_clip_over_socket_mode_gets_one_reply_despite_redelivery(
     )
     replies = await wait_for(lambda: slack.bot_replies(CHANNEL, event["ts"]), timeout=30)
     await wait_for(lambda: slack.reactions.get((CHANNEL, event["ts"])) == {"white_check_mark"})
+    # Nothing queued or running in the child's journal: no second reply is on its way.
+    await wait_for(lambda: journal_busy(tmp_path / "scribe.db") == 0, timeout=30)
     assert len(slack.bot_replies(CHANNEL, event["ts"])) == 1
     assert replies[0]["blocks"][0]["type"] == "header"
     assert len(gemini.interaction_requests) == 1
