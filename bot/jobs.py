@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import tempfile
 import time
@@ -257,11 +258,11 @@ class Pipeline:
                     max_bytes=self.config.max_file_bytes,
                     file_name=name,
                 )
-            from bot.media import prepare_audio  # PyAV and numpy: loaded by the first job
-
             with self.stage("prepare"):
+                # PyAV and numpy load with the first job, in a thread (not on the loop).
+                media = await asyncio.to_thread(importlib.import_module, "bot.media")
                 audio = await asyncio.to_thread(
-                    prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
+                    media.prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
                 )
             source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough
             usage = Usage()

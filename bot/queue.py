@@ -25,6 +25,9 @@ JobHandler = Callable[[Job, int], Awaitable[Outcome]]
 
 
 class JobQueue(Protocol):
+    #: Whether this process runs the queue's jobs (it then loads the media and Gemini code).
+    consumes_here: bool
+
     async def submit(self, job: Job) -> bool:
         """Journal the job durably; False when a job with this id already exists (dedup)."""
 

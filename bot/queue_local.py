@@ -45,6 +45,8 @@ RETURNING id, spec, attempts
 class LocalQueue:
     """`bot.queue.JobQueue` on the SQLite journal, consumed in this process."""
 
+    consumes_here = True
+
     def __init__(self, db: SqliteDatabase, *, concurrency: int) -> None:
         self._db = db
         self._concurrency = concurrency

@@ -113,6 +113,8 @@ def load_arq(raw: bytes) -> dict[str, Any]:
 class RedisQueue:
     """`bot.queue.JobQueue` on arq. `start` is a no-op: `RedisWorker` consumes."""
 
+    consumes_here = False
+
     def __init__(self, redis: Redis, *, retention_s: int) -> None:
         self._redis = redis
         self._retention_s = retention_s

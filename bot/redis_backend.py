@@ -53,9 +53,10 @@ def build_worker(settings: Settings, queue: RedisQueue, handler: JobHandler) -> 
 
 async def run_worker(settings: Settings) -> int:
     """`slack-scribe worker`: process jobs until SIGTERM/SIGINT, then stop gracefully."""
-    from bot.app import Runtime
+    from bot.app import Runtime, load_job_code
 
     runtime = await Runtime.create(settings)
+    await load_job_code()
     if not isinstance(runtime.queue, RedisQueue):
         await runtime.close()
         raise RuntimeError("the worker needs REDIS_URL")

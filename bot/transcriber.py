@@ -8,6 +8,7 @@ never loads them, and an embedded `serve` loads them with its first job
 from __future__ import annotations
 
 import asyncio
+import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -108,31 +109,33 @@ class LazyGeminiTranscriber:
     def model(self) -> str:
         return self._config.model
 
-    def _get(self) -> GeminiTranscriber:
+    async def _get(self) -> GeminiTranscriber:
         if self._built is None:
-            from bot.gemini import GeminiTranscriber, build_client  # the SDK: ~45 MB
-
-            client = build_client(self._config)
-            self._closers.append(client.aio.aclose)
-            self._built = GeminiTranscriber(
-                client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
-            )
+            # The SDK (~45 MB, ~0.5 s of imports) loads in a thread: done on the event
+            # loop it would hold every Slack ack waiting behind it.
+            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini")
+            if self._built is None:  # another request may have built it meanwhile
+                client = gemini.build_client(self._config)
+                self._closers.append(client.aio.aclose)
+                self._built = gemini.GeminiTranscriber(
+                    client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
+                )
         return self._built
 
     async def transcribe(
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
     ) -> Transcript:
-        return await self._get().transcribe(audio, prompt, usage)
+        return await (await self._get()).transcribe(audio, prompt, usage)
 
     async def list_speakers(
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
     ) -> list[str]:
-        return await self._get().list_speakers(audio, prompt, usage)
+        return await (await self._get()).list_speakers(audio, prompt, usage)
 
     async def ask_text(
         self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
     ) -> str:
-        return await self._get().ask_text(prompt, usage, kind=kind)
+        return await (await self._get()).ask_text(prompt, usage, kind=kind)
 
     async def aclose(self) -> None:
         for close in self._closers:

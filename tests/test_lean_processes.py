@@ -34,4 +34,5 @@ def test_the_transcriber_loads_the_sdk_on_its_first_request_only() -> None:
         "t.model"
     )
     assert loaded_after(statement) == []
-    assert "google.genai" in loaded_after(statement + "; t._get()")
+    built = statement + "; import asyncio; asyncio.run(t._get())"
+    assert "google.genai" in loaded_after(built)
