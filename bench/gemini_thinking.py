@@ -6,7 +6,7 @@ Run: `python bench/gemini_thinking.py` (options: `--minutes N`, `--levels L ...`
 Method
 ------
 - Gemini: the emulator in tests/emulators/gemini.py over real HTTP with the real
-  google-genai client and `bot.gemini.GeminiTranscriber`, built like bot/app.py does.
+  google-genai client and `bot.gemini.client.GeminiTranscriber`, built like bot/app.py does.
   Its usage model: input = 32 tokens per second of audio + prompt characters / 4;
   output = answer characters / 4; thought tokens = a fixed part plus a share of the
   output per thinking_level (the emulator's THINKING_MODEL: minimal 0, low 128 + 10 %,
@@ -23,7 +23,7 @@ Method
   `ask_text(question_prompt(...))` over it.
 - Each kind runs once per level, one request at a time, on one emulator: the emulator
   is deterministic, so one run per cell is enough. A level is forced by setting
-  `bot.gemini.THINKING_LEVELS[kind]` for the run; the production choice is marked `*`.
+  `bot.gemini.client.THINKING_LEVELS[kind]` for the run; the production choice is marked `*`.
 - Billable output = output + thought tokens (Gemini bills thinking as output).
 """
 
@@ -44,23 +44,23 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import SecretStr  # noqa: E402
 
-from bot import gemini as gemini_module  # noqa: E402
-from bot.exports import to_text  # noqa: E402
-from bot.gemini import GeminiTranscriber, build_client  # noqa: E402
-from bot.media_types import PreparedAudio  # noqa: E402
-from bot.prompts import (  # noqa: E402
+from bot.gemini import client as gemini_module  # noqa: E402
+from bot.gemini.client import GeminiTranscriber, build_client  # noqa: E402
+from bot.gemini.config import (  # noqa: E402
+    GeminiConfig,
+    RequestKind,
+    Usage,
+)
+from bot.gemini.prompts import (  # noqa: E402
     TranscribeOptions,
     question_prompt,
     roster_prompt,
     summary_prompt,
     transcription_prompt,
 )
+from bot.media.types import PreparedAudio  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.transcriber import (  # noqa: E402
-    GeminiConfig,
-    RequestKind,
-    Usage,
-)
+from bot.transcript.exports import to_text  # noqa: E402
 from tests.emulators.gemini import THINKING_LEVELS as ALL_LEVELS  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402

@@ -10,7 +10,7 @@ Method
   rather than AAC because the emulator measures MP3 durations exactly; it estimates ADTS
   ones from the bit rate, ~6 % short). A 10-minute file is encoded once (~6 s); the 60-
   and 180-minute files repeat its packets with shifted timestamps. Each goes through
-  `bot.media.prepare_audio` (kept as MP3) outside the timing, as the app does before
+  `bot.media.prepare.prepare_audio` (kept as MP3) outside the timing, as the app does before
   either path. 180 min is 43 MB, so the one-request path uses the Files API; chunks
   (~2.7 MB) travel inline.
 - Gemini: the emulator in tests/emulators/gemini.py over real HTTP with the real
@@ -18,7 +18,7 @@ Method
   `GeminiTranscriber` whose semaphore is SCRIBE_MAX_CONCURRENCY, default 4). Latency
   model: every request takes `--latency` s (default 1) plus (output + thought tokens) /
   `--tokens-per-s` (default 150); the emulator counts 4 characters per token and reports
-  thought tokens for the thinking_level each request sends (bot.gemini.THINKING_LEVELS;
+  thought tokens for the thinking_level each request sends (bot.gemini.client.THINKING_LEVELS;
   the emulator's THINKING_MODEL, an invented model).
 - Answers: the emulator's default transcript, one segment every 10 s, so output grows
   linearly with duration: ~33 tokens per segment, ~200 tokens per minute, 36k tokens
@@ -26,8 +26,8 @@ Method
   Gemini's 65,536-token answer at all, which is why long audio is chunked), so these
   numbers understate the gain. The speaker-roster pass is answered with a roster only
   (`{"speakers": [...]}`): the emulator answers in the shape of the schema requested.
-- One request = `bot.transcribe.transcribe_piece` on the whole prepared audio.
-  Chunked = `bot.transcribe.transcribe_recording`, the production path (for 10 min that
+- One request = `bot.gemini.chunked.transcribe_piece` on the whole prepared audio.
+  Chunked = `bot.gemini.chunked.transcribe_recording`, the production path (for 10 min that
   is one request too); its time includes splitting the audio, the roster pass, the
   chunk requests and the whole-recording summary request.
 - Every measurement has a fresh emulator and client; they run one after another.
@@ -50,12 +50,12 @@ import av
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.gemini import GeminiTranscriber, build_client  # noqa: E402
-from bot.media import PreparedAudio, prepare_audio  # noqa: E402
-from bot.prompts import TranscribeOptions  # noqa: E402
+from bot.gemini.chunked import transcribe_piece, transcribe_recording  # noqa: E402
+from bot.gemini.client import GeminiTranscriber, build_client  # noqa: E402
+from bot.gemini.config import GeminiConfig, Usage  # noqa: E402
+from bot.gemini.prompts import TranscribeOptions  # noqa: E402
+from bot.media.prepare import PreparedAudio, prepare_audio  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.transcribe import transcribe_piece, transcribe_recording  # noqa: E402
-from bot.transcriber import GeminiConfig, Usage  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Benchmark `bot.media.prepare_audio`: bytes and tokens saved, speed, and memory.
+"""Benchmark `bot.media.prepare.prepare_audio`: bytes and tokens saved, speed, and memory.
 
 Run: `python bench/media.py` (add `--cache DIR` to keep inputs elsewhere; they are made once and
 reused from `$TMPDIR/slack-scribe-bench`, ~2 GB).
@@ -155,7 +155,7 @@ def build_inputs(cache: Path) -> list[tuple[str, Path, bool]]:
 
 def child(src: Path) -> None:
     """Prepare one file and print the result as JSON (runs in its own process)."""
-    from bot.media import prepare_audio
+    from bot.media.prepare import prepare_audio
 
     with tempfile.TemporaryDirectory() as workdir:
         started = time.perf_counter()

@@ -22,14 +22,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intake import Intake, IntakeConfig
-from bot.jobs import Pipeline, PipelineConfig
-from bot.metrics import Metrics
-from bot.queue import JobQueue
-from bot.retention import purge_periodically
+from bot.gemini.config import GeminiConfig, LazyGeminiTranscriber
+from bot.jobs.pipeline import Pipeline, PipelineConfig
+from bot.ops.metrics import Metrics
+from bot.ops.retention import purge_periodically
+from bot.queue.base import JobQueue
 from bot.settings import Settings
-from bot.store import Store
-from bot.transcriber import GeminiConfig, LazyGeminiTranscriber
+from bot.slack.intake import Intake, IntakeConfig
+from bot.store.base import Store
 from handlers import register_handlers
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ async def load_job_code() -> None:
     """
 
     def load() -> None:
-        for module in ("bot.media", "bot.gemini"):
+        for module in ("bot.media.prepare", "bot.gemini.client"):
             importlib.import_module(module)
 
     await asyncio.to_thread(load)
@@ -173,11 +173,11 @@ async def load_job_code() -> None:
 async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
     """SQLite (embedded) or Redis (scaled out), per the settings."""
     if settings.redis_url:
-        from bot.redis_backend import open_redis_backend  # arq/redis only when asked for
+        from bot.backends import open_redis_backend  # arq/redis only when asked for
 
         return await open_redis_backend(settings)
-    from bot.queue_local import LocalQueue
-    from bot.store_sqlite import SqliteDatabase, SqliteStore
+    from bot.queue.local import LocalQueue
+    from bot.store.sqlite import SqliteDatabase, SqliteStore
 
     db = await SqliteDatabase.open(settings.scribe_db)
     return SqliteStore(db), LocalQueue(db, concurrency=settings.scribe_max_concurrency)

@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"slack-scribe: {line}", file=sys.stderr)
         return 2
-    from bot.logs import setup_logging
+    from bot.ops.logs import setup_logging
 
     setup_logging(settings.scribe_log_level, settings.scribe_log_format, _secrets(settings))
     try:
@@ -56,11 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "socket":
             return asyncio.run(_socket(settings))
         if args.command == "worker":
-            from bot.redis_backend import run_worker
+            from bot.backends import run_worker
 
             return asyncio.run(run_worker(settings))
         if args.command == "transcribe":
-            from bot.local_transcribe import transcribe_files
+            from bot.ops.local_transcribe import transcribe_files
 
             return asyncio.run(
                 transcribe_files(
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         if args.command == "check":
-            from bot.check import run_check
+            from bot.ops.check import run_check
 
             return asyncio.run(run_check(settings))
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.intake import Intake
+from bot.slack.intake import Intake
 from handlers import commands, events, home, shortcuts
 
 SLASH_COMMAND = "/transcribe"

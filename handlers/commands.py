@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.commands import USAGE, is_other_workspace, parse_command
-from bot.intake import Intake
+from bot.slack.commands import USAGE, is_other_workspace, parse_command
+from bot.slack.intake import Intake
 
 HELP = (
     "*slack-scribe* transcribes audio and video shared in Slack with Gemini and answers in "

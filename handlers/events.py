@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from bot.commands import strip_mention
-from bot.intake import Intake
-from bot.slack_files import media_files
+from bot.slack.commands import strip_mention
+from bot.slack.files import media_files
+from bot.slack.intake import Intake
 
 
 def register(app: AsyncApp, intake: Intake) -> None:

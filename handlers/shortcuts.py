@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.intake import Intake
-from bot.slack_files import media_files
+from bot.slack.files import media_files
+from bot.slack.intake import Intake
 
 
 def register(app: AsyncApp, intake: Intake, callback_id: str) -> None:

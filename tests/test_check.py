@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.check import REQUIRED_BOT_SCOPES, check_settings, required_bot_scopes, run_check
+from bot.ops.check import REQUIRED_BOT_SCOPES, check_settings, required_bot_scopes, run_check
 from tests.conftest import make_settings
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.local_transcribe import transcribe_files
+from bot.ops.local_transcribe import transcribe_files
 from tests.conftest import make_settings
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator

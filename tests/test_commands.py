@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import MessageLink, is_other_workspace, parse_command, strip_mention
-from bot.job_spec import transcribe_job_id
+from bot.jobs.spec import transcribe_job_id
+from bot.slack.commands import MessageLink, is_other_workspace, parse_command, strip_mention
 from tests.asking import CHANNEL, command, link, notices, running, share, transcripts
 from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator

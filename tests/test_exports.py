@@ -9,8 +9,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.exports import EXTENSIONS, FORMATS, to_json, to_markdown, to_srt, to_text, to_vtt
-from bot.transcript import Segment, Transcript, format_timestamp
+from bot.transcript.exports import (
+    EXTENSIONS,
+    FORMATS,
+    to_json,
+    to_markdown,
+    to_srt,
+    to_text,
+    to_vtt,
+)
+from bot.transcript.model import Segment, Transcript, format_timestamp
 
 
 @dataclass

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from bot import gemini as gemini_module
 from bot.errors import GeminiUnavailableError
-from bot.gemini import (
+from bot.gemini import client as gemini_module
+from bot.gemini.chunked import transcribe_recording
+from bot.gemini.client import (
     THINKING_LEVELS,
     GeminiConfig,
     GeminiTranscriber,
@@ -24,11 +25,10 @@ from bot.gemini import (
     Usage,
     build_client,
 )
-from bot.media import prepare_audio
-from bot.media_types import PreparedAudio
-from bot.prompts import TranscribeOptions, roster_prompt, transcription_prompt
-from bot.transcribe import transcribe_recording
-from bot.transcript import Transcript
+from bot.gemini.prompts import TranscribeOptions, roster_prompt, transcription_prompt
+from bot.media.prepare import prepare_audio
+from bot.media.types import PreparedAudio
+from bot.transcript.model import Transcript
 from tests.conftest import wait_for
 from tests.emulators.gemini import Continuation, Fault, GeminiEmulator
 from tests.media_factory import make_audio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.store_sqlite import SqliteStore
+from bot.store.sqlite import SqliteStore
 from tests.conftest import Server
 
 

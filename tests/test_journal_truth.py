@@ -16,10 +16,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.job_spec import Job
-from bot.queue import Outcome
-from bot.queue_local import LocalQueue
-from bot.store_sqlite import SqliteDatabase, SqliteStore
+from bot.jobs.spec import Job
+from bot.queue.base import Outcome
+from bot.queue.local import LocalQueue
+from bot.store.sqlite import SqliteDatabase, SqliteStore
 from tests.conftest import Server, wait_for
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import av
 import pytest
 
-from bot.gemini import THINKING_LEVELS
-from bot.prompts import roster_prompt
-from bot.transcript import parse_timestamp
+from bot.gemini.client import THINKING_LEVELS
+from bot.gemini.prompts import roster_prompt
+from bot.transcript.model import parse_timestamp
 from tests.conftest import Server, make_settings, settle, start_server, wait_for
 from tests.emulators.gemini import Blocked, GeminiEmulator, Truncated
 from tests.emulators.slack import SlackEmulator

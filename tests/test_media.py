@@ -1,4 +1,4 @@
-"""Acceptance tests for bot.media on real files encoded with PyAV (tests/media_factory.py)."""
+"""Acceptance tests for bot.media.prepare on real files encoded with PyAV (tests/media_factory.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.errors import (
     TooLongError,
     UserFacingError,
 )
-from bot.media import (
+from bot.media.prepare import (
     SUPPORTED_MIME_TYPES,
     PreparedAudio,
     estimate_audio_tokens,
@@ -26,8 +26,8 @@ from bot.media import (
     probe,
     split_audio,
 )
-from bot.media_split import BIN_S, choose_cuts
-from bot.media_types import too_long_message
+from bot.media.split import BIN_S, choose_cuts
+from bot.media.types import too_long_message
 from tests.media_factory import FORMATS, make_audio, make_format, make_video, quiet_gaps
 
 SOURCE_S = 6.0

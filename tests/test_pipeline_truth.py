@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.slack_render import ReplyInfo, plan_delivery
-from bot.transcript import Transcript
+from bot.slack.render import ReplyInfo, plan_delivery
+from bot.transcript.model import Transcript
 from tests.asking import link, notices, transcripts
 from tests.conftest import Server, make_settings, settle, start_server, wait_for
 from tests.emulators.gemini import GeminiEmulator

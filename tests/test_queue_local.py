@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.job_spec import Job
-from bot.queue import Outcome
-from bot.queue_local import LocalQueue
-from bot.store_sqlite import SqliteDatabase, SqliteStore
+from bot.jobs.spec import Job
+from bot.queue.base import Outcome
+from bot.queue.local import LocalQueue
+from bot.store.sqlite import SqliteDatabase, SqliteStore
 from tests.conftest import wait_for
 
 

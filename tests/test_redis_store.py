@@ -11,11 +11,11 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
-from bot.job_spec import Job, transcribe_job_id
-from bot.queue_redis import QUEUE_NAME, RedisQueue, RedisWorker
-from bot.redis_backend import open_redis_backend
-from bot.store import ChannelSettings
-from bot.store_redis import RedisStore, job_key
+from bot.backends import open_redis_backend
+from bot.jobs.spec import Job, transcribe_job_id
+from bot.queue.redis import QUEUE_NAME, RedisQueue, RedisWorker
+from bot.store.base import ChannelSettings
+from bot.store.redis import RedisStore, job_key
 from tests.conftest import make_settings, wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator

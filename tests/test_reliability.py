@@ -227,9 +227,9 @@ async def test_not_in_channel_fails_without_crashing(
 async def test_job_that_keeps_crashing_the_process_is_given_up_with_a_message(
     slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
 ) -> None:
-    from bot.job_spec import Job, transcribe_job_id
-    from bot.queue_local import LocalQueue
-    from bot.store_sqlite import SqliteDatabase
+    from bot.jobs.spec import Job, transcribe_job_id
+    from bot.queue.local import LocalQueue
+    from bot.store.sqlite import SqliteDatabase
 
     file = slack.add_file(voice_clip.read_bytes())
     event = slack.post_user_message(CHANNEL, files=[file])

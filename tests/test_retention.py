@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bot.settings import Settings
-from bot.store_sqlite import SqliteDatabase, SqliteStore
+from bot.store.sqlite import SqliteDatabase, SqliteStore
 from tests.conftest import start_server
 
 DAY = 86400.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.job_spec import transcribe_job_id
+from bot.jobs.spec import transcribe_job_id
 from tests.asking import ACK_LIMIT_S, command, link, notices, running, transcripts
 from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FileAccessError, TooLargeError
-from bot.slack_files import (
+from bot.slack.files import (
     download_slack_file,
     hidden_file_error,
     is_file_stub,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.job_spec import transcribe_job_id
+from bot.jobs.spec import transcribe_job_id
 from tests.asking import CHANNEL, running, share
 from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.exports import to_srt, to_text, to_vtt
-from bot.slack_render import (
+from bot.slack.render import (
     Delivery,
     ReplyInfo,
     SlackMessage,
@@ -21,7 +20,8 @@ from bot.slack_render import (
     render_failure,
     split_text,
 )
-from bot.transcript import Segment, Transcript, format_timestamp
+from bot.transcript.exports import to_srt, to_text, to_vtt
+from bot.transcript.model import Segment, Transcript, format_timestamp
 
 HOSTILE = "<!channel> & <@U123>"
 HOSTILE_ESCAPED = "&lt;!channel&gt; &amp; &lt;@U123&gt;"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from bot.errors import TranscriptionError
-from bot.prompts import TranscribeOptions, transcription_prompt
-from bot.transcribe import MAX_CHUNK_S, MIN_SPLIT_S, _first_error, plan_chunk_count
+from bot.gemini.chunked import MAX_CHUNK_S, MIN_SPLIT_S, _first_error, plan_chunk_count
+from bot.gemini.prompts import TranscribeOptions, transcription_prompt
 
 MIN = 60.0
 

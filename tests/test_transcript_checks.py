@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from bot.transcript import Segment, Transcript, parse_timestamp
-from bot.transcript_checks import (
+from bot.transcript.checks import (
     TimestampReport,
     apply_speaker_names,
     check_timestamps,
@@ -15,6 +14,7 @@ from bot.transcript_checks import (
     merge_chunks,
     parse_timestamp_loose,
 )
+from bot.transcript.model import Segment, Transcript, parse_timestamp
 
 
 def make(stamps: list[str], speakers: list[str] | None = None, **kw: object) -> Transcript:

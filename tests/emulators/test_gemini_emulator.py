@@ -23,8 +23,8 @@ from google import genai
 from google.genai import _interactions as interactions_errors
 from google.genai import errors, types
 
-from bot.gemini import SpeakerRoster
-from bot.transcript import Transcript, parse_timestamp, response_schema
+from bot.gemini.client import SpeakerRoster
+from bot.transcript.model import Transcript, parse_timestamp, response_schema
 from tests.emulators.gemini import (
     GENERATION_CONFIG_FIELDS,
     THINKING_LEVELS,

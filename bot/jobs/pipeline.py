@@ -23,7 +23,6 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.asks import answer_question, ask_after_transcript, locate_media
 from bot.errors import (
     NO_SOUND_TRACK,
     FileAccessError,
@@ -31,18 +30,19 @@ from bot.errors import (
     PartialDeliveryError,
     UserFacingError,
 )
-from bot.job_spec import Job, reply_marker
-from bot.logs import job_context
-from bot.metrics import Metrics
-from bot.prompts import TranscribeOptions
-from bot.queue import MAX_ATTEMPTS, JobQueue, LeaseLost, Outcome, confirm_lease
-from bot.slack_files import download_slack_file, hidden_file_error, is_media_file, too_large
-from bot.slack_render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
-from bot.store import Store
-from bot.transcribe import transcribe_recording
-from bot.transcriber import Transcriber, Usage
-from bot.transcript import Transcript
-from bot.transcript_checks import apply_speaker_names
+from bot.gemini.chunked import transcribe_recording
+from bot.gemini.config import Transcriber, Usage
+from bot.gemini.prompts import TranscribeOptions
+from bot.jobs.locate import answer_question, ask_after_transcript, locate_media
+from bot.jobs.spec import Job, reply_marker
+from bot.ops.logs import job_context
+from bot.ops.metrics import Metrics
+from bot.queue.base import MAX_ATTEMPTS, JobQueue, LeaseLost, Outcome, confirm_lease
+from bot.slack.files import download_slack_file, hidden_file_error, is_media_file, too_large
+from bot.slack.render import Delivery, ReplyInfo, SlackMessage, plan_delivery, render_failure
+from bot.store.base import Store
+from bot.transcript.checks import apply_speaker_names
+from bot.transcript.model import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class Pipeline:
                 )
             with self.stage("prepare"):
                 # PyAV and numpy load with the first job, in a thread (not on the loop).
-                media = await asyncio.to_thread(importlib.import_module, "bot.media")
+                media = await asyncio.to_thread(importlib.import_module, "bot.media.prepare")
                 audio = await asyncio.to_thread(
                     media.prepare_audio, source, workdir, max_minutes=self.config.max_audio_minutes
                 )

@@ -3,7 +3,7 @@
 Handlers call these methods after parsing and before answering Slack; every
 method is fast (a journal write, at most a store read), because the HTTP answer
 waits for it. Anything that needs the Web API (finding a linked message, checking
-that the bot can read a channel) runs later, in a `locate` job (`bot.asks`).
+that the bot can read a channel) runs later, in a `locate` job (`bot.jobs.locate`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.commands import Command
-from bot.job_spec import Job, answer_job_id, transcribe_job_id
-from bot.queue import JobQueue
-from bot.slack_files import is_file_stub, media_files
-from bot.store import ChannelSettings, Store
+from bot.jobs.spec import Job, answer_job_id, transcribe_job_id
+from bot.queue.base import JobQueue
+from bot.slack.commands import Command
+from bot.slack.files import is_file_stub, media_files
+from bot.store.base import ChannelSettings, Store
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The job queue, behind one small protocol with two implementations.
 
-Embedded: `bot.queue_local.LocalQueue` (SQLite journal + asyncio workers in the
-same process). Scaled out: `bot.queue_redis.RedisQueue` (arq). The pipeline only
+Embedded: `bot.queue.local.LocalQueue` (SQLite journal + asyncio workers in the
+same process). Scaled out: `bot.queue.redis.RedisQueue` (arq). The pipeline only
 sees `JobHandler`; handlers only see `JobQueue.submit`.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Literal, Protocol
 
-from bot.job_spec import Job
+from bot.jobs.spec import Job
 
 Outcome = Literal["done", "failed"]
 

@@ -35,9 +35,9 @@ from arq.worker import Retry, Worker, func
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
-from bot.job_spec import Job
-from bot.queue import MAX_ATTEMPTS, JobHandler, LeaseLost, Outcome, current_lease
-from bot.store_redis import PREFIX, job_key
+from bot.jobs.spec import Job
+from bot.queue.base import MAX_ATTEMPTS, JobHandler, LeaseLost, Outcome, current_lease
+from bot.store.redis import PREFIX, job_key
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ return 0
 
 
 class RedisLease:
-    """`bot.queue.Lease` of one run: a token in Redis that only this run renews."""
+    """`bot.queue.base.Lease` of one run: a token in Redis that only this run renews."""
 
     def __init__(self, redis: Redis, job_id: str, owner: str, lease_s: float) -> None:
         self._redis = redis
@@ -111,7 +111,7 @@ def load_arq(raw: bytes) -> dict[str, Any]:
 
 
 class RedisQueue:
-    """`bot.queue.JobQueue` on arq. `start` is a no-op: `RedisWorker` consumes."""
+    """`bot.queue.base.JobQueue` on arq. `start` is a no-op: `RedisWorker` consumes."""
 
     consumes_here = False
 

@@ -17,22 +17,22 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import UserFacingError
-from bot.exports import to_text
-from bot.job_spec import Job, answer_job_id, reply_marker, transcribe_job_id
-from bot.prompts import question_prompt
-from bot.slack_files import (
+from bot.gemini.config import Usage
+from bot.gemini.prompts import question_prompt
+from bot.jobs.spec import Job, answer_job_id, reply_marker, transcribe_job_id
+from bot.slack.files import (
     hidden_file_error,
     is_file_stub,
     is_hidden_by_limit,
     is_media_file,
     media_files,
 )
-from bot.slack_render import escape_mrkdwn, render_answer
-from bot.transcriber import Usage
-from bot.transcript import Transcript
+from bot.slack.render import escape_mrkdwn, render_answer
+from bot.transcript.exports import to_text
+from bot.transcript.model import Transcript
 
 if TYPE_CHECKING:
-    from bot.jobs import Pipeline
+    from bot.jobs.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.job_spec import Job, JobState
-from bot.store import ChannelSettings, JobRecord, ThreadTranscript
+from bot.jobs.spec import Job, JobState
+from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript
 
 PREFIX = "scribe:"
 _SETTING_FIELDS = ("auto_transcribe", "language", "translate_to")
@@ -55,7 +55,7 @@ def thread_key(channel_id: str, thread_ts: str) -> str:
 
 
 class RedisStore:
-    """`bot.store.Store` on Redis. Owns the connection pool it is given (closes it)."""
+    """`bot.store.base.Store` on Redis. Owns the connection pool it is given (closes it)."""
 
     def __init__(self, redis: Redis, *, retention_s: int) -> None:
         self._redis = redis

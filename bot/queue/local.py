@@ -16,9 +16,9 @@ import time
 
 from pydantic import ValidationError
 
-from bot.job_spec import Job
-from bot.queue import JobHandler, Outcome
-from bot.store_sqlite import SqliteDatabase, dumps
+from bot.jobs.spec import Job
+from bot.queue.base import JobHandler, Outcome
+from bot.store.sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ RETURNING id, spec, attempts
 
 
 class LocalQueue:
-    """`bot.queue.JobQueue` on the SQLite journal, consumed in this process."""
+    """`bot.queue.base.JobQueue` on the SQLite journal, consumed in this process."""
 
     consumes_here = True
 

@@ -1,7 +1,7 @@
 """What the pipeline remembers, behind one protocol with two backends.
 
-The embedded backend is SQLite (`bot.store_sqlite`), the scaled-out one Redis
-(`bot.store_redis`). Both keep: per-channel settings, the record of each job's
+The embedded backend is SQLite (`bot.store.sqlite`), the scaled-out one Redis
+(`bot.store.redis`). Both keep: per-channel settings, the record of each job's
 posted reply (for exactly-once posting), and transcripts by file (so the same
 file shared in several channels is sent to Gemini once, and questions in a
 transcribed thread can be answered).
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.job_spec import Job, JobState
+from bot.jobs.spec import Job, JobState
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.transcript import format_timestamp
+from bot.transcript.model import format_timestamp
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.exports import to_srt, to_text, to_vtt
-from bot.transcript import Segment, Transcript, format_timestamp
+from bot.transcript.exports import to_srt, to_text, to_vtt
+from bot.transcript.model import Segment, Transcript, format_timestamp
 
 # Documented Block Kit limits (slack_sdk models/blocks/blocks.py; Slack's docs).
 MAX_BLOCKS = 50

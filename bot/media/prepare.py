@@ -38,9 +38,9 @@ from bot.errors import (
     SilentMediaError,
     TooLongError,
 )
-from bot.media_probe import not_media_message, open_input, pick_audio_stream, probe
-from bot.media_split import split_audio
-from bot.media_types import (
+from bot.media.probe import not_media_message, open_input, pick_audio_stream, probe
+from bot.media.split import split_audio
+from bot.media.types import (
     SUPPORTED_MIME_TYPES,
     MediaInfo,
     PreparedAudio,

@@ -24,10 +24,10 @@ from google.genai import types
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import GeminiUnavailableError, TranscriptionError, TruncatedAnswerError
-from bot.media_types import PreparedAudio
-from bot.prompts import SYSTEM_INSTRUCTION
-from bot.transcriber import GeminiConfig, RequestKind, Usage
-from bot.transcript import ANSWER_MODEL_CONFIG, Transcript, response_schema
+from bot.gemini.config import GeminiConfig, RequestKind, Usage
+from bot.gemini.prompts import SYSTEM_INSTRUCTION
+from bot.media.types import PreparedAudio
+from bot.transcript.model import ANSWER_MODEL_CONFIG, Transcript, response_schema
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from bot.gemini import GeminiTranscriber
-    from bot.media_types import PreparedAudio
+    from bot.gemini.client import GeminiTranscriber
+    from bot.media.types import PreparedAudio
     from bot.settings import Settings
-    from bot.transcript import Transcript
+    from bot.transcript.model import Transcript
 
 RequestKind = Literal["transcription", "roster", "summary", "question"]
 
@@ -113,7 +113,7 @@ class LazyGeminiTranscriber:
         if self._built is None:
             # The SDK (~45 MB, ~0.5 s of imports) loads in a thread: done on the event
             # loop it would hold every Slack ack waiting behind it.
-            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini")
+            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini.client")
             if self._built is None:  # another request may have built it meanwhile
                 client = gemini.build_client(self._config)
                 self._closers.append(client.aio.aclose)

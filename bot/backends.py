@@ -1,7 +1,7 @@
 """Redis mode: the shared store and queue for web instances, and the `slack-scribe worker` loop.
 
 `open_redis_backend` is what `bot.app.open_backend` uses when REDIS_URL is set; `run_worker`
-is the `worker` command. The pieces live in `bot.store_redis` and `bot.queue_redis`.
+is the `worker` command. The pieces live in `bot.store.redis` and `bot.queue.redis`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import signal
 
 from redis.asyncio import Redis
 
-from bot.queue import JobHandler
-from bot.queue_redis import RedisQueue, RedisWorker
+from bot.queue.base import JobHandler
+from bot.queue.redis import RedisQueue, RedisWorker
 from bot.settings import Settings
-from bot.store_redis import RedisStore
+from bot.store.redis import RedisStore
 
 logger = logging.getLogger(__name__)
 

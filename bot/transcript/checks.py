@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.transcript import Segment, Transcript, format_timestamp
+from bot.transcript.model import Segment, Transcript, format_timestamp
 
 # More than this share of segments with a bad stamp means the model lost track of
 # time altogether; repairing would only hide that, so the caller asks again.

@@ -9,7 +9,7 @@ import av.container
 import av.stream
 
 from bot.errors import CorruptMediaError, NotMediaError
-from bot.media_types import MediaInfo
+from bot.media.types import MediaInfo
 
 _VIDEO_CONTAINERS = ("mp4", "mov", "3gp", "matroska", "webm", "avi", "flv", "mpegts", "asf", "mpeg")
 _SUPPORTED_HINT = "MP3, M4A, WAV, FLAC, Ogg, Opus, AMR, MP4, MOV or WebM"

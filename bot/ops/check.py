@@ -21,9 +21,9 @@ from google.genai import errors as genai_errors
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.gemini import build_client
+from bot.gemini.client import build_client
+from bot.gemini.config import GeminiConfig
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
-from bot.transcriber import GeminiConfig
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ def required_bot_scopes(manifest: Path | None = None) -> tuple[tuple[str, ...], 
     candidates = (
         [manifest]
         if manifest
-        else [Path.cwd() / "manifest.yml", Path(__file__).resolve().parents[1] / "manifest.yml"]
+        else [Path.cwd() / "manifest.yml", Path(__file__).resolve().parents[2] / "manifest.yml"]
     )
     for path in candidates:
         if path is None or not path.is_file():
@@ -322,7 +322,7 @@ async def check_storage(settings: Settings) -> list[Finding]:
 
 
 async def _check_sqlite(path: str) -> Finding:
-    from bot.store_sqlite import SqliteDatabase, SqliteStore
+    from bot.store.sqlite import SqliteDatabase, SqliteStore
 
     try:
         db = await SqliteDatabase.open(path)

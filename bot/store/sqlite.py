@@ -16,8 +16,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.job_spec import Job, JobState
-from bot.store import ChannelSettings, JobRecord, ThreadTranscript
+from bot.jobs.spec import Job, JobState
+from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -147,7 +147,7 @@ class Transaction:
 
 
 class SqliteStore:
-    """`bot.store.Store` on SQLite."""
+    """`bot.store.base.Store` on SQLite."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db

@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.errors import UserFacingError
-from bot.exports import FORMATS
-from bot.gemini import GeminiTranscriber, build_client
-from bot.media import PreparedAudio, prepare_audio
-from bot.progress import ProgressBar
-from bot.prompts import TranscribeOptions
+from bot.gemini.chunked import transcribe_recording
+from bot.gemini.client import GeminiTranscriber, build_client
+from bot.gemini.config import GeminiConfig, Usage
+from bot.gemini.prompts import TranscribeOptions
+from bot.media.prepare import PreparedAudio, prepare_audio
+from bot.ops.progress import ProgressBar
 from bot.settings import Settings
-from bot.transcribe import transcribe_recording
-from bot.transcriber import GeminiConfig, Usage
-from bot.transcript import Transcript
+from bot.transcript.exports import FORMATS
+from bot.transcript.model import Transcript
 
 logger = logging.getLogger(__name__)
 

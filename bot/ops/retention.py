@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.store import Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 

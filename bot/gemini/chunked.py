@@ -20,18 +20,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.errors import TruncatedAnswerError, UserFacingError
-from bot.exports import to_text
-from bot.prompts import TranscribeOptions, roster_prompt, summary_prompt, transcription_prompt
-from bot.transcriber import Transcriber, Usage
-from bot.transcript import Transcript
-from bot.transcript_checks import (
+from bot.gemini.config import Transcriber, Usage
+from bot.gemini.prompts import (
+    TranscribeOptions,
+    roster_prompt,
+    summary_prompt,
+    transcription_prompt,
+)
+from bot.transcript.checks import (
     check_timestamps,
     gross_error_instruction,
     merge_chunks,
 )
+from bot.transcript.exports import to_text
+from bot.transcript.model import Transcript
 
 if TYPE_CHECKING:
-    from bot.media_types import PreparedAudio
+    from bot.media.types import PreparedAudio
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +130,7 @@ async def _chunked(
     count: int,
 ) -> tuple[Transcript, int]:
     chunk_s = audio.duration_s / count
-    from bot.media_split import split_audio  # PyAV: loaded with the first long recording
+    from bot.media.split import split_audio  # PyAV: loaded with the first long recording
 
     chunks = await asyncio.to_thread(split_audio, audio, workdir, chunk_s=chunk_s)
     roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)

@@ -1,4 +1,4 @@
-"""Plain data and small pure helpers shared by `bot.media` and `bot.media_split`."""
+"""Plain data and small pure helpers shared by `bot.media.prepare` and `bot.media.split`."""
 
 from __future__ import annotations
 

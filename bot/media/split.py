@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import av.container
 
-from bot.media_types import PreparedAudio, frame_sum_squares
+from bot.media.types import PreparedAudio, frame_sum_squares
 
 #: Resolution of the loudness envelope.
 BIN_S = 0.1
