@@ -22,13 +22,17 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.gemini.config import GeminiConfig, LazyGeminiTranscriber
-from bot.jobs.pipeline import Pipeline, PipelineConfig
+from bot.backends import open_backend
+from bot.gemini.config import GeminiConfig
+from bot.gemini.lazy import LazyGeminiTranscriber
+from bot.jobs.pipeline import Pipeline
+from bot.jobs.services import JobServices, PipelineConfig
 from bot.ops.metrics import Metrics
 from bot.ops.retention import purge_periodically
 from bot.queue.base import JobQueue
 from bot.settings import Settings
 from bot.slack.intake import Intake, IntakeConfig
+from bot.slack.replies import Replies
 from bot.store.base import Store
 from handlers import register_handlers
 
@@ -87,20 +91,22 @@ class Runtime:
             GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency
         )
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        pipeline = Pipeline(
+        replies = Replies(
+            slack, decor=build_slack_client(settings, wait_out_rate_limits=False), http=http
+        )
+        services = JobServices(
             slack=slack,
-            decor=build_slack_client(settings, wait_out_rate_limits=False),
+            replies=replies,
             http=http,
             store=store,
             queue=queue,
-            gemini=transcriber,
+            transcriber=transcriber,
             metrics=metrics,
             config=PipelineConfig(
                 api_url=settings.slack_api_url,
                 bot_token=token,
                 max_file_bytes=settings.max_file_bytes,
                 max_audio_minutes=settings.scribe_max_audio_minutes,
-                auto_transcribe=settings.scribe_auto_transcribe,
                 price_input_per_mtok=settings.scribe_price_input_per_mtok,
                 price_output_per_mtok=settings.scribe_price_output_per_mtok,
                 tmp_dir=settings.scribe_tmp_dir,
@@ -108,6 +114,7 @@ class Runtime:
                 job_budget_s=settings.scribe_job_budget_s,
             ),
         )
+        pipeline = Pipeline(services)
         intake = Intake(
             queue=queue,
             store=store,
@@ -168,16 +175,3 @@ async def load_job_code() -> None:
             importlib.import_module(module)
 
     await asyncio.to_thread(load)
-
-
-async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
-    """SQLite (embedded) or Redis (scaled out), per the settings."""
-    if settings.redis_url:
-        from bot.backends import open_redis_backend  # arq/redis only when asked for
-
-        return await open_redis_backend(settings)
-    from bot.queue.local import LocalQueue
-    from bot.store.sqlite import SqliteDatabase, SqliteStore
-
-    db = await SqliteDatabase.open(settings.scribe_db)
-    return SqliteStore(db), LocalQueue(db, concurrency=settings.scribe_max_concurrency)

@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "socket":
             return asyncio.run(_socket(settings))
         if args.command == "worker":
-            from bot.backends import run_worker
+            from bot.worker import run_worker
 
             return asyncio.run(run_worker(settings))
         if args.command == "transcribe":

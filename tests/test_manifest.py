@@ -56,7 +56,7 @@ EVENT_LISTENERS = {
     "app_home_opened": "app_home_opened",
 }
 #: Calls (or references, e.g. a method picked from a tuple) on a slack_sdk client.
-_CALL = re.compile(r"\b(?:slack|client|decor)\.([a-z]+_[A-Za-z0-9_]+)\b")
+_CALL = re.compile(r"\b_?(?:slack|client|decor)\.([a-z]+_[A-Za-z0-9_]+)\b")
 #: Made with the app-level token (xapp-, its own `connections:write`), not the bot token.
 APP_TOKEN_METHODS = {"apps.connections.open"}
 

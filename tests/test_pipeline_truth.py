@@ -99,7 +99,7 @@ async def mention(slack: SlackEmulator, srv: Server, thread_ts: str) -> None:
 async def test_a_timeout_that_is_not_the_job_budget_ends_in_one_warning(
     slack: SlackEmulator, srv: Server, voice_clip: Path
 ) -> None:
-    srv.runtime.pipeline.slack.timeout = 1  # the client's own limit, as in production (30 s)
+    srv.runtime.slack.timeout = 1  # the client's own limit, as in production (30 s)
 
     async def stall(n: int) -> None:
         await asyncio.sleep(3)  # longer than the client waits

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.errors import TruncatedAnswerError, UserFacingError
-from bot.gemini.config import Transcriber, Usage
+from bot.gemini.config import Usage
 from bot.gemini.prompts import (
     TranscribeOptions,
     roster_prompt,
     summary_prompt,
     transcription_prompt,
 )
+from bot.jobs.transcriber import Transcriber
 from bot.transcript.checks import (
     check_timestamps,
     gross_error_instruction,

@@ -1,22 +1,16 @@
-"""The pipeline's view of a speech-to-text backend, and Gemini's settings and usage counts.
+"""Gemini's settings, request kinds and token counts: plain data, no SDK import.
 
-Nothing here imports the Gemini SDK or PyAV: a web-only process (`serve` in Redis mode)
-never loads them, and an embedded `serve` loads them with its first job
-(`LazyGeminiTranscriber`). Measured by bench/memory.py.
+A web-only process (`serve` in Redis mode) uses these without loading the Gemini SDK
+(bench/memory.py measures what that saves).
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from bot.gemini.client import GeminiTranscriber
-    from bot.media.types import PreparedAudio
     from bot.settings import Settings
-    from bot.transcript.model import Transcript
 
 RequestKind = Literal["transcription", "roster", "summary", "question"]
 
@@ -75,69 +69,3 @@ class Usage:
             self.input_tokens += int(getattr(usage, "total_input_tokens", 0) or 0)
             self.output_tokens += int(getattr(usage, "total_output_tokens", 0) or 0)
             self.thought_tokens += int(getattr(usage, "total_thought_tokens", 0) or 0)
-
-
-class Transcriber(Protocol):
-    """What the pipeline asks of a backend: transcripts, a roster, and plain-text answers."""
-
-    @property
-    def model(self) -> str: ...
-
-    async def transcribe(
-        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
-    ) -> Transcript: ...
-
-    async def list_speakers(
-        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
-    ) -> list[str]: ...
-
-    async def ask_text(
-        self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
-    ) -> str: ...
-
-
-class LazyGeminiTranscriber:
-    """`Transcriber` on Gemini, with the SDK client built on the first request."""
-
-    def __init__(self, config: GeminiConfig, *, concurrency: int) -> None:
-        self._config = config
-        self._concurrency = concurrency
-        self._built: GeminiTranscriber | None = None
-        self._closers: list[Any] = []
-
-    @property
-    def model(self) -> str:
-        return self._config.model
-
-    async def _get(self) -> GeminiTranscriber:
-        if self._built is None:
-            # The SDK (~45 MB, ~0.5 s of imports) loads in a thread: done on the event
-            # loop it would hold every Slack ack waiting behind it.
-            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini.client")
-            if self._built is None:  # another request may have built it meanwhile
-                client = gemini.build_client(self._config)
-                self._closers.append(client.aio.aclose)
-                self._built = gemini.GeminiTranscriber(
-                    client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
-                )
-        return self._built
-
-    async def transcribe(
-        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
-    ) -> Transcript:
-        return await (await self._get()).transcribe(audio, prompt, usage)
-
-    async def list_speakers(
-        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
-    ) -> list[str]:
-        return await (await self._get()).list_speakers(audio, prompt, usage)
-
-    async def ask_text(
-        self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
-    ) -> str:
-        return await (await self._get()).ask_text(prompt, usage, kind=kind)
-
-    async def aclose(self) -> None:
-        for close in self._closers:
-            await close()
-        self._closers.clear()

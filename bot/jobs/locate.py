@@ -1,4 +1,4 @@
-"""Jobs that start from a person's request rather than a file: questions, and finding media.
+"""Jobs that find the media a person asked for, check access, and submit its transcription.
 
 `locate` serves `/transcribe` (no argument, message links, file links), the message
 shortcut and mentions: it looks the media up with the Web API (which cannot happen
@@ -11,15 +11,13 @@ the bot is not a member), else as an ephemeral message.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import UserFacingError
-from bot.gemini.config import Usage
-from bot.gemini.prompts import question_prompt
-from bot.jobs.spec import Job, answer_job_id, reply_marker, transcribe_job_id
+from bot.jobs.services import JobServices
+from bot.jobs.spec import Job, transcribe_job_id
+from bot.slack.errors import user_message
 from bot.slack.files import (
     hidden_file_error,
     is_file_stub,
@@ -27,16 +25,9 @@ from bot.slack.files import (
     is_media_file,
     media_files,
 )
-from bot.slack.render import escape_mrkdwn, render_answer
-from bot.transcript.exports import to_text
-from bot.transcript.model import Transcript
-
-if TYPE_CHECKING:
-    from bot.jobs.pipeline import Pipeline
+from bot.slack.render import escape_mrkdwn
 
 logger = logging.getLogger(__name__)
-
-INVITE = "`/invite @slack-scribe`"
 
 #: The answer when the asker may not read where a link points. The same words whether the
 #: message exists or not, so that nothing about a conversation leaks to someone outside it.
@@ -46,116 +37,43 @@ NOT_FOR_YOU = (
     "*Transcribe* shortcut on it."
 )
 
-#: Web API errors a person can fix, and what to tell them. `{channel}` is the conversation.
-_ACCESS_ERRORS = {
-    "not_in_channel": "I'm not a member of <#{channel}>, so I can't read it. Invite me there "
-    f"with {INVITE}, then ask again.",
-    "channel_not_found": "I can't see that conversation: it's private and I'm not in it, or it "
-    "belongs to another workspace. Invite me to it with {invite}, or share the recording in "
-    "a channel I'm in (or send it to me directly).",
-    "thread_not_found": "I couldn't find that message: it may have been deleted, or the link "
-    "is incomplete. Copy the link again with *Copy link* on the message.",
-    "message_not_found": "I couldn't find that message: it may have been deleted.",
-    "file_not_found": "I can't see that file: it was deleted, or it is only shared where I'm "
-    f"not a member. Invite me to the channel it was shared in with {INVITE}, then ask again.",
-    "file_deleted": "That file was deleted, so there is nothing to transcribe.",
-}
-
-
-async def tell_requester(pipeline: Pipeline, job: Job, text: str) -> None:
-    """A notice only the person who asked sees."""
-    if job.response_url:
-        try:
-            async with pipeline.http.post(
-                job.response_url,
-                json={"response_type": "ephemeral", "replace_original": False, "text": text},
-            ) as resp:
-                if resp.status < 400:
-                    return
-                logger.warning("response_url answered %s for job %s", resp.status, job.id)
-        except aiohttp.ClientError as exc:
-            logger.warning("response_url failed for job %s: %s", job.id, exc)
-    try:
-        await pipeline.ephemeral(job, text)
-    except SlackApiError as exc:
-        logger.warning(
-            "could not tell %s about job %s: %s", job.user_id, job.id, exc.response.get("error")
-        )
-
-
-async def answer_question(pipeline: Pipeline, job: Job) -> None:
-    """A question in a transcribed thread, answered from the stored transcript."""
-    found = await pipeline.store.thread_transcript(job.channel_id, job.thread_ts)
-    if found is None:
-        raise UserFacingError(
-            "I don't have a transcript for this thread yet. Mention me in the thread of a "
-            "message with audio or video to transcribe it first.",
-            reason="no_transcript",
-        )
-    transcript = Transcript.model_validate_json(found.transcript_json)
-    usage = Usage()
-    with pipeline.stage("gemini"):
-        answer = await pipeline.gemini.ask_text(
-            question_prompt(job.question or "", to_text(transcript)), usage
-        )
-    pipeline.count_usage(usage, 0.0)
-    message = render_answer(job.question or "", answer or "Gemini gave no answer.")
-    record = await pipeline.store.get_job(job.id)
-    if record is None or not record.reply_ts:
-        ts = await pipeline.post(job, message, reply_marker(job.id) + "-0")
-        await pipeline.store.record_reply(job.id, ts)
-
-
-async def ask_after_transcript(pipeline: Pipeline, job: Job) -> None:
-    """A transcription that was asked for with a question: queue the answer to it."""
-    await pipeline.queue.submit(
-        job.model_copy(
-            update={
-                "id": answer_job_id(job.channel_id, job.message_ts) + ":" + job.id,
-                "kind": "answer",
-                "response_url": "",
-            }
-        )
-    )
-
-
-async def locate_media(pipeline: Pipeline, job: Job) -> None:
+async def locate_media(services: JobServices, job: Job) -> None:
     """Find the media a request means, check access, submit its transcription."""
     try:
         if job.file_id:
-            notice = await _locate_file(pipeline, job)
+            notice = await _locate_file(services, job)
         elif job.message_ts:
-            notice = await _locate_message(pipeline, job)
+            notice = await _locate_message(services, job)
         else:
-            notice = await _locate_latest(pipeline, job)
+            notice = await _locate_latest(services, job)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "")
-        if error not in _ACCESS_ERRORS:
+        notice = user_message(error, channel=job.channel_id)
+        if notice is None:
             raise
         logger.info("locate %s: %s", job.id, error)
-        notice = _ACCESS_ERRORS[error].format(channel=job.channel_id, invite=INVITE)
     if notice:
-        await tell_requester(pipeline, job, notice)
+        await services.replies.tell_requester(job, notice)
 
 
-async def _locate_latest(pipeline: Pipeline, job: Job) -> str | None:
+async def _locate_latest(services: JobServices, job: Job) -> str | None:
     """No argument: the newest media without a transcript in the thread, else the channel."""
     if job.thread_ts:
-        resp = await pipeline.slack.conversations_replies(
+        resp = await services.slack.conversations_replies(
             channel=job.channel_id, ts=job.thread_ts, limit=200
         )
         messages = list(reversed(resp.get("messages") or []))
     else:
-        resp = await pipeline.slack.conversations_history(channel=job.channel_id, limit=100)
+        resp = await services.slack.conversations_history(channel=job.channel_id, limit=100)
         messages = list(resp.get("messages") or [])
     states: set[str] = set()
     for msg in messages:
         if msg.get("bot_id"):
             continue  # our own transcripts and exports, other bots' posts: never "a recording"
-        for file in await _media_of(pipeline, msg, keep_hidden=False):
-            state = await _file_state(pipeline, job.channel_id, msg, file)
+        for file in await _media_of(services, msg, keep_hidden=False):
+            state = await _file_state(services, job.channel_id, msg, file)
             if state is None:
-                if await _submit(pipeline, job, job.channel_id, msg, file):
+                if await _submit(services, job, job.channel_id, msg, file):
                     return None
                 state = "pending"  # another request started it between our look and now
             states.add(state)
@@ -184,12 +102,12 @@ async def _locate_latest(pipeline: Pipeline, job: Job) -> str | None:
     )
 
 
-async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
+async def _locate_message(services: JobServices, job: Job) -> str | None:
     """A message link or the shortcut: every recording in that message."""
-    if not await asker_can_read(pipeline, job.user_id, job.channel_id):
+    if not await asker_can_read(services, job.user_id, job.channel_id):
         return NOT_FOR_YOU
     # The window holds just that message (and the thread's parent, which always comes first).
-    resp = await pipeline.slack.conversations_replies(
+    resp = await services.slack.conversations_replies(
         channel=job.channel_id,
         ts=job.message_ts,
         oldest=job.message_ts,
@@ -199,8 +117,8 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     )
     msg = next((m for m in resp.get("messages") or [] if m.get("ts") == job.message_ts), None)
     if msg is None:
-        return _ACCESS_ERRORS["message_not_found"]
-    files = await _media_of(pipeline, msg, keep_hidden=True)
+        return user_message("message_not_found")
+    files = await _media_of(services, msg, keep_hidden=True)
     if not files:
         if msg.get("files"):
             return "That message has files, but no audio or video to transcribe."
@@ -208,8 +126,8 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     states: set[str] = set()
     submitted = 0
     for file in files:
-        state = await _file_state(pipeline, job.channel_id, msg, file)
-        if state is None and await _submit(pipeline, job, job.channel_id, msg, file):
+        state = await _file_state(services, job.channel_id, msg, file)
+        if state is None and await _submit(services, job, job.channel_id, msg, file):
             submitted += 1
         else:
             states.add(state or "pending")
@@ -220,13 +138,13 @@ async def _locate_message(pipeline: Pipeline, job: Job) -> str | None:
     return "That recording already has a transcript in its thread."
 
 
-async def _locate_file(pipeline: Pipeline, job: Job) -> str | None:
+async def _locate_file(services: JobServices, job: Job) -> str | None:
     """A file link: the file's share (here if it was shared here), then its transcription.
 
     Only shares in conversations the asker can read count, and nothing about the file
     (not even its name) is said before one is found.
     """
-    resp = await pipeline.slack.files_info(file=job.file_id)
+    resp = await services.slack.files_info(file=job.file_id)
     file = resp.get("file") or {}
     shares: list[tuple[str, dict[str, Any]]] = []
     for kind in ("public", "private"):
@@ -234,7 +152,7 @@ async def _locate_file(pipeline: Pipeline, job: Job) -> str | None:
             shares += [(str(channel), entry) for entry in entries or []]
     # Here first, then wherever it was shared first.
     shares.sort(key=lambda s: s[0] != job.channel_id)
-    readable = [s for s in shares if await _readable_share(pipeline, job.user_id, s[0])]
+    readable = [s for s in shares if await _readable_share(services, job.user_id, s[0])]
     if not readable:
         return NOT_FOR_YOU
     if (hidden := hidden_file_error(file)) is not None:
@@ -245,40 +163,40 @@ async def _locate_file(pipeline: Pipeline, job: Job) -> str | None:
     channel, share = readable[0]
     ts = str(share.get("ts") or "")
     msg = {"ts": ts, "thread_ts": share.get("thread_ts") or ts}
-    state = await _file_state(pipeline, channel, msg, file)
+    state = await _file_state(services, channel, msg, file)
     if state == "pending":
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
     if state == "done":
         return f"{name} already has a transcript in the thread where it was shared."
-    if not await _submit(pipeline, job, channel, msg, file):
+    if not await _submit(services, job, channel, msg, file):
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
     return None
 
 
-async def _readable_share(pipeline: Pipeline, user_id: str, channel: str) -> bool:
+async def _readable_share(services: JobServices, user_id: str, channel: str) -> bool:
     """Can the bot answer in `channel`, and may the asker read it?"""
     try:
-        return await asker_can_read(pipeline, user_id, channel)
+        return await asker_can_read(services, user_id, channel)
     except SlackApiError as exc:
-        if str(exc.response.get("error") or "") in _ACCESS_ERRORS:
+        if user_message(str(exc.response.get("error") or "")) is not None:
             return False
         raise
 
 
-async def asker_can_read(pipeline: Pipeline, user_id: str, channel: str) -> bool:
+async def asker_can_read(services: JobServices, user_id: str, channel: str) -> bool:
     """May `user_id` read `channel`? The bot acts there for them only if so.
 
     Public channels are open to every full member of the workspace; private channels,
     DMs and group DMs, and public channels for guests, only to their members.
     """
-    info = (await pipeline.slack.conversations_info(channel=channel)).get("channel") or {}
+    info = (await services.slack.conversations_info(channel=channel)).get("channel") or {}
     if not (info.get("is_private") or info.get("is_im") or info.get("is_mpim")):
-        user = (await pipeline.slack.users_info(user=user_id)).get("user") or {}
+        user = (await services.slack.users_info(user=user_id)).get("user") or {}
         if not (user.get("is_restricted") or user.get("is_ultra_restricted")):
             return True
     cursor: str | None = None
     while True:
-        page = await pipeline.slack.conversations_members(
+        page = await services.slack.conversations_members(
             channel=channel, cursor=cursor, limit=1000
         )
         if user_id in (page.get("members") or []):
@@ -289,7 +207,7 @@ async def asker_can_read(pipeline: Pipeline, user_id: str, channel: str) -> bool
 
 
 async def _media_of(
-    pipeline: Pipeline, msg: dict[str, Any], *, keep_hidden: bool
+    services: JobServices, msg: dict[str, Any], *, keep_hidden: bool
 ) -> list[dict[str, Any]]:
     """The message's audio and video, stubs completed with files.info (Slack Connect).
 
@@ -299,7 +217,7 @@ async def _media_of(
     found: list[dict[str, Any]] = []
     for file in media_files(msg.get("files")):
         if is_file_stub(file):
-            file = (await pipeline.slack.files_info(file=str(file["id"]))).get("file") or {}
+            file = (await services.slack.files_info(file=str(file["id"]))).get("file") or {}
         if is_hidden_by_limit(file):
             if keep_hidden:
                 found.append(file)
@@ -309,10 +227,10 @@ async def _media_of(
 
 
 async def _file_state(
-    pipeline: Pipeline, channel: str, msg: dict[str, Any], file: dict[str, Any]
+    services: JobServices, channel: str, msg: dict[str, Any], file: dict[str, Any]
 ) -> str | None:
     """`pending`, `done`, or None (never transcribed here, or it failed: may be retried)."""
-    record = await pipeline.store.get_job(transcribe_job_id(channel, str(file["id"])))
+    record = await services.store.get_job(transcribe_job_id(channel, str(file["id"])))
     if record is not None and record.state in ("queued", "running"):
         return "pending"
     if record is not None and record.state == "done":
@@ -321,7 +239,7 @@ async def _file_state(
 
 
 async def _submit(
-    pipeline: Pipeline, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
+    services: JobServices, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
 ) -> int:
     ts = str(msg.get("ts") or "")
     target = job.model_copy(
@@ -338,6 +256,6 @@ async def _submit(
     )
     # The same id again: a job that failed runs once more (and finds in the thread whatever
     # it had posted), and a second request meanwhile finds it queued.
-    if await pipeline.queue.submit(target):
+    if await services.queue.submit(target):
         return 1
-    return int(await pipeline.queue.resubmit(target))
+    return int(await services.queue.resubmit(target))

@@ -56,7 +56,18 @@ def transcribe_job_id(channel_id: str, file_id: str) -> str:
 
 
 def answer_job_id(channel_id: str, message_ts: str) -> str:
+    """A question (a mention or a DM message) is answered once."""
     return f"q:{channel_id}:{message_ts}"
+
+
+def followup_answer_id(transcription: Job) -> str:
+    """The answer to the question a transcription was asked with, once it is done."""
+    return answer_job_id(transcription.channel_id, transcription.message_ts) + ":" + transcription.id
+
+
+def locate_job_id(channel_id: str, request_id: str) -> str:
+    """A request (command, shortcut, mention) to find media: its trigger or message id."""
+    return f"l:{channel_id}:{request_id}"
 
 
 def reply_marker(job_id: str) -> str:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from bot.gemini.config import Usage
 
 _STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -59,3 +67,25 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def count_usage(
+        self, usage: Usage, duration_s: float, *, price_in: float, price_out: float
+    ) -> None:
+        """Audio minutes, tokens by direction, and the estimated cost of one job's requests."""
+        self.audio_minutes.inc(duration_s / 60.0)
+        self.gemini_tokens.labels(direction="input").inc(usage.input_tokens)
+        self.gemini_tokens.labels(direction="output").inc(usage.output_tokens)
+        self.gemini_tokens.labels(direction="thought").inc(usage.thought_tokens)
+        # Gemini bills thinking as output. Prices are USD per million tokens.
+        self.gemini_cost.inc(
+            usage.input_tokens / 1e6 * price_in + usage.billable_output_tokens / 1e6 * price_out
+        )
+
+    @contextlib.contextmanager
+    def stage(self, stage: str) -> Iterator[None]:
+        """Time a stage of a job into `scribe_stage_seconds`."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.stage_seconds.labels(stage=stage).observe(time.monotonic() - started)

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.jobs.spec import Job, answer_job_id, transcribe_job_id
+from bot.jobs.spec import Job, answer_job_id, locate_job_id, transcribe_job_id
 from bot.queue.base import JobQueue
 from bot.slack.commands import Command
 from bot.slack.files import is_file_stub, media_files
@@ -164,7 +164,7 @@ class Intake:
         """
         return await self.queue.submit(
             Job(
-                id=f"l:{channel_id}:{request_id}",
+                id=locate_job_id(channel_id, request_id),
                 kind="locate",
                 team_id=team_id,
                 channel_id=channel_id,

@@ -1,0 +1,65 @@
+"""`Transcriber` on Gemini whose SDK client is built on the first request.
+
+The SDK is ~45 MB and ~0.5 s of imports: processes that never transcribe (web-only roles)
+never load it, and roles that do load it at start-up (`bot.app.load_job_code`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bot.gemini.config import GeminiConfig, RequestKind, Usage
+
+if TYPE_CHECKING:
+    from bot.gemini.client import GeminiTranscriber
+    from bot.media.types import PreparedAudio
+    from bot.transcript.model import Transcript
+
+
+class LazyGeminiTranscriber:
+    """`Transcriber` on Gemini, with the SDK client built on the first request."""
+
+    def __init__(self, config: GeminiConfig, *, concurrency: int) -> None:
+        self._config = config
+        self._concurrency = concurrency
+        self._built: GeminiTranscriber | None = None
+        self._closers: list[Any] = []
+
+    @property
+    def model(self) -> str:
+        return self._config.model
+
+    async def _get(self) -> GeminiTranscriber:
+        if self._built is None:
+            # The SDK (~45 MB, ~0.5 s of imports) loads in a thread: done on the event
+            # loop it would hold every Slack ack waiting behind it.
+            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini.client")
+            if self._built is None:  # another request may have built it meanwhile
+                client = gemini.build_client(self._config)
+                self._closers.append(client.aio.aclose)
+                self._built = gemini.GeminiTranscriber(
+                    client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
+                )
+        return self._built
+
+    async def transcribe(
+        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
+    ) -> Transcript:
+        return await (await self._get()).transcribe(audio, prompt, usage)
+
+    async def list_speakers(
+        self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
+    ) -> list[str]:
+        return await (await self._get()).list_speakers(audio, prompt, usage)
+
+    async def ask_text(
+        self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
+    ) -> str:
+        return await (await self._get()).ask_text(prompt, usage, kind=kind)
+
+    async def aclose(self) -> None:
+        for close in self._closers:
+            await close()
+        self._closers.clear()

@@ -1,0 +1,56 @@
+"""What a job may use, built once by the composition root (`bot.app`) and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.gemini.config import Usage
+    from bot.jobs.transcriber import Transcriber
+    from bot.ops.metrics import Metrics
+    from bot.queue.base import JobQueue
+    from bot.slack.replies import Replies
+    from bot.store.base import Store
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    api_url: str
+    bot_token: str
+    max_file_bytes: int
+    max_audio_minutes: float
+    price_input_per_mtok: float = 0.0
+    price_output_per_mtok: float = 0.0
+    tmp_dir: str | None = None
+    #: Chunks are planned in multiples of this (SCRIBE_MAX_CONCURRENCY).
+    gemini_concurrency: int = 4
+    #: Wall-clock limit for one job, all stages (SCRIBE_JOB_BUDGET_S).
+    job_budget_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class JobServices:
+    """The clients, stores and settings of the jobs of one process."""
+
+    #: Web API reads (files.info, conversations.*, users.info); posting goes through replies.
+    slack: AsyncWebClient
+    replies: Replies
+    #: Downloads of Slack files (the token-safe `download_slack_file`).
+    http: aiohttp.ClientSession
+    store: Store
+    queue: JobQueue
+    transcriber: Transcriber
+    metrics: Metrics
+    config: PipelineConfig
+
+    def count_usage(self, usage: Usage, duration_s: float) -> None:
+        self.metrics.count_usage(
+            usage,
+            duration_s,
+            price_in=self.config.price_input_per_mtok,
+            price_out=self.config.price_output_per_mtok,
+        )

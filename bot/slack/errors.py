@@ -1,0 +1,32 @@
+"""Slack Web API errors a person can do something about, and what to tell them.
+
+One table for every path that meets them: a job looking up its file, `/transcribe`
+following a link, the shortcut reading a message.
+"""
+
+from __future__ import annotations
+
+INVITE = "`/invite @slack-scribe`"
+
+_MESSAGES = {
+    "not_in_channel": "I'm not a member of <#{channel}>, so I can't read it. Invite me there "
+    f"with {INVITE}, then ask again.",
+    "channel_not_found": "I can't see that conversation: it's private and I'm not in it, or it "
+    f"belongs to another workspace. Invite me to it with {INVITE}, or share the recording in "
+    "a channel I'm in (or send it to me directly).",
+    "thread_not_found": "I couldn't find that message: it may have been deleted, or the link "
+    "is incomplete. Copy the link again with *Copy link* on the message.",
+    "message_not_found": "I couldn't find that message: it may have been deleted.",
+    "file_not_found": "I can't see that file: it was deleted, or it is only shared where I'm "
+    f"not a member. Invite me to the channel it was shared in with {INVITE}, then share it "
+    "again or ask again.",
+    "file_deleted": "That file was deleted, so there is nothing to transcribe.",
+    "not_visible": "I'm not allowed to see that file. Invite me to the channel it was shared "
+    f"in with {INVITE}, then ask again.",
+}
+
+
+def user_message(error: str, *, channel: str = "") -> str | None:
+    """What to tell a person about Slack's `error`, or None when it is not theirs to fix."""
+    text = _MESSAGES.get(error)
+    return None if text is None else text.format(channel=channel)

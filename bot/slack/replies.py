@@ -1,0 +1,238 @@
+"""The one gateway to a job's thread: every message, reaction and notice goes through here.
+
+Replies carry a marker `block_id` (`reply_marker`), so a run that resumes after a crash, a
+retry after a failure, or a worker that took a job over finds what is already in the
+thread (`posted`) and posts only what is missing. Before each post the run confirms that
+it still owns its job (`confirm_lease`): a run that lost it to another worker posts
+nothing. Reactions go through a client that does not wait out rate limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import PartialDeliveryError
+from bot.jobs.spec import Job, reply_marker
+from bot.queue.base import LeaseLost, confirm_lease
+from bot.slack.render import Delivery, SlackMessage, render_failure
+
+logger = logging.getLogger(__name__)
+
+#: users.info is Tier 4 (~100/min); display names are cached per process.
+_NAME_CACHE_SIZE = 5000
+
+WORKING = "hourglass_flowing_sand"
+DONE = "white_check_mark"
+FAILED = "warning"
+
+
+@dataclass
+class Posted:
+    """What a job already has in its thread: marker block ids, and titles of its files."""
+
+    markers: set[str] = field(default_factory=set)
+    file_titles: set[str] = field(default_factory=set)
+
+
+class Replies:
+    def __init__(
+        self, slack: AsyncWebClient, *, decor: AsyncWebClient, http: aiohttp.ClientSession
+    ) -> None:
+        self._slack = slack
+        self._decor = decor
+        self._http = http
+        self._names: dict[str, str | None] = {}
+
+    async def posted(self, job: Job) -> Posted:
+        """This job's messages and files already in its thread (all pages)."""
+        marker = reply_marker(job.id)
+        found = Posted()
+        cursor: str | None = None
+        while True:
+            resp = await self._slack.conversations_replies(
+                channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
+            )
+            for msg in resp.get("messages") or []:
+                for block in msg.get("blocks") or []:
+                    block_id = str(block.get("block_id") or "")
+                    if block_id.startswith(marker):
+                        found.markers.add(block_id)
+                found.file_titles.update(str(f.get("title")) for f in msg.get("files") or [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return found
+
+    async def post(self, job: Job, message: SlackMessage, marker: str) -> str:
+        """Post in the job's thread; the first block carries `marker`. Returns the ts."""
+        await confirm_lease()  # a run that lost its job to another worker posts nothing
+        blocks = [dict(b) for b in message.blocks]
+        if blocks:
+            blocks[0]["block_id"] = marker
+        resp = await self._slack.chat_postMessage(
+            channel=job.channel_id,
+            thread_ts=job.thread_ts or None,
+            text=message.text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(resp["ts"])
+
+    async def post_once(self, job: Job, message: SlackMessage, *, resumed: bool) -> None:
+        """A one-message reply (an answer): posted unless a resumed run finds it there."""
+        marker = reply_marker(job.id) + "-0"
+        if resumed and marker in (await self.posted(job)).markers:
+            return
+        await self.post(job, message, marker)
+
+    async def deliver(self, job: Job, delivery: Delivery, *, resumed: bool) -> str | None:
+        """Post every part not yet in the thread; returns the first part's ts if posted now.
+
+        A delivery that stops after some parts raises `PartialDeliveryError` saying which
+        parts are there and which are missing; the next run posts only those.
+        """
+        marker = reply_marker(job.id)
+        already = await self.posted(job) if resumed else Posted()
+        total = len(delivery.messages)
+        present = {i for i in range(total) if f"{marker}-{i}" in already.markers}
+        first_ts: str | None = None
+        for index, message in enumerate(delivery.messages):
+            if index in present:
+                continue
+            try:
+                ts = await self.post(job, message, f"{marker}-{index}")
+            except (LeaseLost, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                if not present:
+                    raise  # nothing is in the thread: an ordinary failure
+                raise _partial_delivery(present, total, exc) from exc
+            present.add(index)
+            if index == 0:
+                first_ts = ts
+        titles = {a.title for a in delivery.attachments}
+        if delivery.attachments and not (already.file_titles & titles):
+            await confirm_lease()
+            try:
+                await self._slack.files_upload_v2(
+                    channel=job.channel_id,
+                    thread_ts=job.thread_ts,
+                    file_uploads=[
+                        {"content": a.content, "filename": a.filename, "title": a.title}
+                        for a in delivery.attachments
+                    ],
+                )
+            except SlackApiError as exc:
+                raise PartialDeliveryError(
+                    "I posted the transcript above, but Slack refused the files with the whole "
+                    f"transcript ({_slack_error(exc)}). Mention me in this thread and I'll "
+                    "attach them."
+                ) from exc
+        return first_ts
+
+    async def report_failure(self, job: Job, text: str) -> None:
+        """One `:warning:` reply per run in the thread (ephemeral when there is no thread)."""
+        try:
+            if not job.thread_ts:
+                await self.ephemeral(job, ":warning: " + text)
+                return
+            # One warning per run: a retry's failure is news, a resumed run's is not.
+            marker = f"{reply_marker(job.id)}-w{job.retry}"
+            if marker not in (await self.posted(job)).markers:
+                await self.post(job, render_failure(text, job_id=job.id), marker)
+            await self.react(job, remove=WORKING, add=FAILED)
+        except Exception:
+            logger.exception("could not report the failure of job %s", job.id)
+
+    async def ephemeral(self, job: Job, text: str) -> None:
+        if not job.user_id:
+            return
+        await self._slack.chat_postEphemeral(
+            channel=job.channel_id, user=job.user_id, text=text, thread_ts=job.thread_ts or None
+        )
+
+    async def tell_requester(self, job: Job, text: str) -> None:
+        """A notice only the person who asked sees: through response_url, else ephemeral.
+
+        response_url works even where the bot is not a member.
+        """
+        if job.response_url:
+            try:
+                async with self._http.post(
+                    job.response_url,
+                    json={"response_type": "ephemeral", "replace_original": False, "text": text},
+                ) as resp:
+                    if resp.status < 400:
+                        return
+                    logger.warning("response_url answered %s for job %s", resp.status, job.id)
+            except aiohttp.ClientError as exc:
+                logger.warning("response_url failed for job %s: %s", job.id, exc)
+        try:
+            await self.ephemeral(job, text)
+        except SlackApiError as exc:
+            logger.warning(
+                "could not tell %s about job %s: %s",
+                job.user_id,
+                job.id,
+                exc.response.get("error"),
+            )
+
+    async def react(self, job: Job, *, add: str | None = None, remove: str | None = None) -> None:
+        ts = job.message_ts or job.thread_ts
+        if not ts:
+            return
+        # Under a burst a missing hourglass is better than a transcript delayed by a minute.
+        for method, name in (
+            (self._decor.reactions_remove, remove),
+            (self._decor.reactions_add, add),
+        ):
+            if name is None:
+                continue
+            try:
+                await method(channel=job.channel_id, timestamp=ts, name=name)
+            except SlackApiError as exc:
+                # Reactions are decoration: already there, already gone, or not allowed.
+                logger.debug("reaction %s: %s", name, exc.response.get("error"))
+
+    async def display_name(self, user_id: str) -> str | None:
+        if not user_id:
+            return None
+        if user_id in self._names:
+            return self._names[user_id]
+        try:
+            resp = await self._slack.users_info(user=user_id)
+        except SlackApiError:
+            return None
+        user = resp.get("user") or {}
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+        if len(self._names) >= _NAME_CACHE_SIZE:
+            self._names.clear()  # names rarely change; a crude bound is enough
+        self._names[user_id] = str(name) if name else None
+        return self._names[user_id]
+
+
+def _slack_error(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered: {exc.response.get('error') or 'an error'}"
+    return f"{type(exc).__name__}"
+
+
+def _parts(indices: list[int]) -> str:
+    words = [str(i + 1) for i in indices]
+    return ("part " if len(words) == 1 else "parts ") + ", ".join(words)
+
+
+def _partial_delivery(present: set[int], total: int, cause: Exception) -> PartialDeliveryError:
+    missing = [i for i in range(total) if i not in present]
+    return PartialDeliveryError(
+        f"I posted {_parts(sorted(present))} of {total} of the transcript above, but could not "
+        f"post {_parts(missing)} ({_slack_error(cause)}). Mention me in this thread and I'll "
+        "post what is missing."
+    )
