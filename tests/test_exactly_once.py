@@ -174,9 +174,9 @@ async def test_redis_worker_that_lost_its_lease_stops_and_posts_nothing(
     from redis.asyncio import Redis
 
     from bot.app import Runtime
-    from bot.backends import build_worker
     from bot.jobs.spec import transcribe_job_id
     from bot.queue.redis import RedisQueue, lease_key
+    from bot.worker import build_worker
 
     lease_s = 3
     settings = make_settings(

@@ -29,7 +29,7 @@ def test_the_web_app_and_the_runtime_load_no_media_or_gemini_code() -> None:
 
 def test_the_transcriber_loads_the_sdk_on_its_first_request_only() -> None:
     statement = (
-        "from bot.gemini.config import GeminiConfig, LazyGeminiTranscriber; "
+        "from bot.gemini.config import GeminiConfig; from bot.gemini.lazy import LazyGeminiTranscriber; "
         "t = LazyGeminiTranscriber(GeminiConfig(api_key='k', model='m'), concurrency=1); "
         "t.model"
     )

@@ -22,12 +22,12 @@ from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from bot.app import Runtime
-from bot.backends import build_worker
 from bot.jobs.spec import Job, transcribe_job_id
 from bot.queue.base import Outcome
 from bot.queue.redis import POLL_DELAY_S, QUEUE_NAME, RedisQueue, RedisWorker
 from bot.settings import Settings
 from bot.store.redis import job_key
+from bot.worker import build_worker
 from tests.conftest import Server, make_settings, start_server, wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
