@@ -9,7 +9,8 @@ import signal
 from bot.app import Runtime, load_job_code
 from bot.backends import retention_s
 from bot.queue.base import JobHandler
-from bot.queue.redis import RedisQueue, RedisWorker
+from bot.queue.redis import RedisQueue
+from bot.queue.redis_worker import RedisWorker
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from redis.asyncio import Redis
 from bot.app import Runtime
 from bot.jobs.spec import Job, transcribe_job_id
 from bot.queue.base import Outcome
-from bot.queue.redis import POLL_DELAY_S, QUEUE_NAME, RedisQueue, RedisWorker
+from bot.queue.redis import POLL_DELAY_S, QUEUE_NAME, RedisQueue
+from bot.queue.redis_worker import RedisWorker
 from bot.settings import Settings
 from bot.store.redis import job_key
 from bot.worker import build_worker

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 
 from bot.backends import open_redis_backend
 from bot.jobs.spec import Job, transcribe_job_id
-from bot.queue.redis import QUEUE_NAME, RedisQueue, RedisWorker
+from bot.queue.redis import QUEUE_NAME, RedisQueue
+from bot.queue.redis_worker import RedisWorker
 from bot.store.base import ChannelSettings
 from bot.store.redis import RedisStore, job_key
 from tests.conftest import make_settings, wait_for

@@ -10,16 +10,9 @@ from typing import Any
 
 import pytest
 
-from bot.slack.render import (
-    Delivery,
-    ReplyInfo,
-    SlackMessage,
-    escape_mrkdwn,
-    plan_delivery,
-    render_answer,
-    render_failure,
-    split_text,
-)
+from bot.slack.messages import Delivery, SlackMessage
+from bot.slack.render import ReplyInfo, plan_delivery, render_answer, render_failure
+from bot.slack.text import escape_mrkdwn, split_text
 from bot.transcript.exports import to_srt, to_text, to_vtt
 from bot.transcript.model import Segment, Transcript, format_timestamp
 

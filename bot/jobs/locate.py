@@ -25,7 +25,7 @@ from bot.slack.files import (
     is_media_file,
     media_files,
 )
-from bot.slack.render import escape_mrkdwn
+from bot.slack.text import escape_mrkdwn
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ NOT_FOR_YOU = (
     "conversation you are not a member of. Ask someone in that conversation to use the "
     "*Transcribe* shortcut on it."
 )
+
 
 async def locate_media(services: JobServices, job: Job) -> None:
     """Find the media a request means, check access, submit its transcription."""

@@ -68,7 +68,9 @@ class Pipeline:
         except TimeoutError:
             outcome = "failed"
             if deadline.expired():
-                logger.warning("job ran past its budget of %.0f s", self.services.config.job_budget_s)
+                logger.warning(
+                    "job ran past its budget of %.0f s", self.services.config.job_budget_s
+                )
                 self.services.metrics.failures.labels(reason="job_budget").inc()
                 await self.services.replies.report_failure(
                     job,
@@ -114,7 +116,9 @@ class Pipeline:
             outcome = "failed"
         finally:
             self.services.metrics.in_flight.dec()
-            self.services.metrics.stage_seconds.labels(stage="total").observe(time.monotonic() - started)
+            self.services.metrics.stage_seconds.labels(stage="total").observe(
+                time.monotonic() - started
+            )
         self.services.metrics.jobs.labels(kind=job.kind, outcome=outcome).inc()
         logger.info("job %s in %.1f s", outcome, time.monotonic() - started)
         return outcome

@@ -62,7 +62,9 @@ def answer_job_id(channel_id: str, message_ts: str) -> str:
 
 def followup_answer_id(transcription: Job) -> str:
     """The answer to the question a transcription was asked with, once it is done."""
-    return answer_job_id(transcription.channel_id, transcription.message_ts) + ":" + transcription.id
+    return (
+        answer_job_id(transcription.channel_id, transcription.message_ts) + ":" + transcription.id
+    )
 
 
 def locate_job_id(channel_id: str, request_id: str) -> str:

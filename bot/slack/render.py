@@ -11,6 +11,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.slack.messages import Attachment, Delivery, SlackMessage
+from bot.slack.text import (
+    clip,
+    escape_mrkdwn,
+    inline,
+    language_name,
+    plural,
+    slack_len,
+    speaker_name,
+    split_text,
+)
 from bot.transcript.exports import to_srt, to_text, to_vtt
 from bot.transcript.model import Segment, Transcript, format_timestamp
 
@@ -35,52 +46,7 @@ _RESERVED_CHARS = 300
 _RESERVED_BLOCKS = 2
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-_SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]»”’]*\s")
-_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 _MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-
-_LANGUAGE_NAMES = {
-    "ar": "Arabic",
-    "bn": "Bengali",
-    "cs": "Czech",
-    "da": "Danish",
-    "de": "German",
-    "el": "Greek",
-    "en": "English",
-    "es": "Spanish",
-    "fa": "Persian",
-    "fi": "Finnish",
-    "fr": "French",
-    "he": "Hebrew",
-    "hi": "Hindi",
-    "hu": "Hungarian",
-    "id": "Indonesian",
-    "it": "Italian",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "nl": "Dutch",
-    "no": "Norwegian",
-    "pl": "Polish",
-    "pt": "Portuguese",
-    "ro": "Romanian",
-    "ru": "Russian",
-    "sv": "Swedish",
-    "th": "Thai",
-    "tr": "Turkish",
-    "uk": "Ukrainian",
-    "vi": "Vietnamese",
-    "zh": "Chinese",
-}
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape `&`, `<`, `>` so Slack shows them and never reads a mention or a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_len(text: str) -> int:
-    """Length as Slack counts it (UTF-16 code units; an emoji counts two)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True)
@@ -94,102 +60,6 @@ class ReplyInfo:
     chunks: int = 1
 
 
-@dataclass(frozen=True)
-class SlackMessage:
-    """One chat.postMessage: `text` is the (escaped) notification/fallback text."""
-
-    text: str
-    blocks: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file to post in the thread with files_upload_v2."""
-
-    filename: str
-    title: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Messages to post in order in the thread, then files to attach."""
-
-    messages: list[SlackMessage]
-    attachments: list[Attachment]
-
-
-# --------------------------------------------------------------------------- text
-
-
-def _clip(text: str, limit: int, marker: str = "…") -> str:
-    """Cut `text` to `limit` (Slack length) and say so with `marker`; whole if it fits."""
-    if slack_len(text) <= limit:
-        return text
-    room = limit - slack_len(marker)
-    head = split_text(text, room)[0] if room > 0 else ""
-    return head + marker
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """Longest prefix length (in code points) whose Slack length is ≤ limit."""
-    k = min(len(text), limit)
-    while k > 0 and slack_len(text[:k]) > limit:
-        k -= max(1, (slack_len(text[:k]) - limit) // 2)
-    return k
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Split into pieces of ≤ `limit`: at line ends, else sentence ends, else spaces.
-
-    Only a single word longer than `limit` is cut inside; never inside an `&amp;`.
-    Whitespace at a break is dropped; no other character is lost.
-    """
-    if limit <= 0:
-        raise ValueError("limit must be positive")
-    pieces: list[str] = []
-    rest = text.strip()
-    while slack_len(rest) > limit:
-        k = _prefix_within(rest, limit)
-        window = rest[: k + 1]  # a break just after the limit is fine
-        cut = window.rfind("\n", 0, k + 1)
-        if cut < k // 3:
-            ends = [m.end() - 1 for m in _SENTENCE_END.finditer(window)]
-            cut = ends[-1] if ends and ends[-1] >= k // 2 else -1
-        if cut < k // 3:
-            cut = max(window.rfind(" ", 0, k + 1), -1)
-        if cut <= 0:
-            cut = k
-            partial = _PARTIAL_ENTITY.search(rest[:cut])
-            if partial and partial.start() > 0:
-                cut = partial.start()
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
-
-
-def _inline(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _speaker_name(label: str) -> str:
-    # Asterisks or backticks in a name would end the bold or open a code span.
-    name = _inline(label).replace("*", "").replace("`", "'")
-    return escape_mrkdwn(name or "Unknown")
-
-
-def _language_name(code: str) -> str:
-    clean = re.sub(r"[^A-Za-z\-_ ]", "", code).strip()
-    base = clean.replace("_", "-").split("-")[0].lower()
-    return _LANGUAGE_NAMES.get(base, clean)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 # ------------------------------------------------------------------------- blocks
 
 
@@ -200,14 +70,14 @@ def _section(text: str) -> dict[str, Any]:
 def _context(text: str) -> dict[str, Any]:
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": _clip(text, CONTEXT_TEXT_LIMIT)}],
+        "elements": [{"type": "mrkdwn", "text": clip(text, CONTEXT_TEXT_LIMIT)}],
     }
 
 
 def _header(text: str) -> dict[str, Any]:
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": _clip(text, HEADER_TEXT_LIMIT), "emoji": True},
+        "text": {"type": "plain_text", "text": clip(text, HEADER_TEXT_LIMIT), "emoji": True},
     }
 
 
@@ -236,28 +106,28 @@ def _blocks_length(blocks: list[dict[str, Any]]) -> int:
 def _header_text(t: Transcript, info: ReplyInfo) -> str:
     parts = ["Transcript", format_timestamp(info.duration_s)]
     codes = t.languages or [s.language for s in t.segments if s.language]
-    names = list(dict.fromkeys(_language_name(c) for c in codes if _language_name(c)))
+    names = list(dict.fromkeys(language_name(c) for c in codes if language_name(c)))
     if names:
         parts.append(", ".join(names))
-    speakers = {_inline(s.speaker) for s in t.segments}
+    speakers = {inline(s.speaker) for s in t.segments}
     if speakers:
-        parts.append(_plural(len(speakers), "speaker"))
+        parts.append(plural(len(speakers), "speaker"))
     else:
         parts.append("no speech")
     return " · ".join(parts)
 
 
 def _details_text(info: ReplyInfo) -> str:
-    parts = [f":page_facing_up: {_clip(escape_mrkdwn(_inline(info.file_name)), 300)}"]
+    parts = [f":page_facing_up: {clip(escape_mrkdwn(inline(info.file_name)), 300)}"]
     if info.requested_by:
         who = info.requested_by.strip()
         parts.append(
             f"requested by <@{who}>"
             if _SLACK_USER_ID.match(who)
-            else f"requested by {escape_mrkdwn(_inline(who))}"
+            else f"requested by {escape_mrkdwn(inline(who))}"
         )
     if info.translated_to:
-        parts.append(f"translated to {escape_mrkdwn(_language_name(info.translated_to))}")
+        parts.append(f"translated to {escape_mrkdwn(language_name(info.translated_to))}")
     if info.chunks > 1:
         parts.append(f"transcribed in {info.chunks} parts")
     return " · ".join(parts)
@@ -283,8 +153,8 @@ def _preamble(t: Transcript, info: ReplyInfo) -> tuple[list[dict[str, Any]], boo
     any_cut = False
     parts = [
         ("Summary", escape_mrkdwn(t.summary.strip())),
-        ("Key points", "\n".join(f"• {escape_mrkdwn(_inline(p))}" for p in t.key_points)),
-        ("Action items", "\n".join(f"• {escape_mrkdwn(_inline(a))}" for a in t.action_items)),
+        ("Key points", "\n".join(f"• {escape_mrkdwn(inline(p))}" for p in t.key_points)),
+        ("Action items", "\n".join(f"• {escape_mrkdwn(inline(a))}" for a in t.action_items)),
     ]
     for title, body in parts:
         if not body.strip():
@@ -321,9 +191,9 @@ def _segment_pieces(head: str, seg: Segment, index: int) -> list[_Unit]:
     """One segment too long for a section: split its content (and translation) by sentences."""
     cont_head = f"{head} _(continued)_"
     room = SECTION_TEXT_LIMIT - slack_len(cont_head) - 3
-    content = split_text(escape_mrkdwn(_inline(seg.content)), room)
+    content = split_text(escape_mrkdwn(inline(seg.content)), room)
     translation = (
-        split_text(escape_mrkdwn(_inline(seg.translation)), room) if seg.translation else []
+        split_text(escape_mrkdwn(inline(seg.translation)), room) if seg.translation else []
     )
     texts = [f"{head if i == 0 else cont_head}\n{c}" for i, c in enumerate(content)]
     texts += [f"{cont_head}\n_{tr}_" for tr in translation]
@@ -339,14 +209,14 @@ def _transcript_units(t: Transcript) -> list[_Unit]:
     segs = t.segments
     i = 0
     while i < len(segs):
-        speaker = _inline(segs[i].speaker)
-        head = f"*{_speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
+        speaker = inline(segs[i].speaker)
+        head = f"*{speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
         start = i
         contents: list[str] = []
         translations: list[str] = []
-        while i < len(segs) and _inline(segs[i].speaker) == speaker:
-            content = escape_mrkdwn(_inline(segs[i].content))
-            tr = escape_mrkdwn(_inline(segs[i].translation or ""))
+        while i < len(segs) and inline(segs[i].speaker) == speaker:
+            content = escape_mrkdwn(inline(segs[i].content))
+            tr = escape_mrkdwn(inline(segs[i].translation or ""))
             trial = _turn_text(
                 head, [*contents, content], [*translations, tr] if tr else translations
             )
@@ -363,7 +233,7 @@ def _transcript_units(t: Transcript) -> list[_Unit]:
                 i += 1
             contents, translations, start = [], [], i
             if i < len(segs):
-                head = f"*{_speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
+                head = f"*{speaker_name(segs[i].speaker)}* `{segs[i].timestamp}`"
         if contents:
             units.append(_Unit(_turn_text(head, contents, translations), start, i - 1, True))
     return units
@@ -402,15 +272,15 @@ class _Draft:
 
 
 def _fallback(text: str, note: str) -> str:
-    return _clip(text, FALLBACK_TEXT_LIMIT, marker=f"… {note}")
+    return clip(text, FALLBACK_TEXT_LIMIT, marker=f"… {note}")
 
 
 def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 5) -> Delivery:
     """The thread reply for a transcript: one message, a few, or an opening plus attachments."""
     preamble, preamble_cut = _preamble(t, info)
     sections = _transcript_sections(t)
-    file_name = escape_mrkdwn(_inline(info.file_name))
-    summary = escape_mrkdwn(_inline(t.summary)) or "(no summary)"
+    file_name = escape_mrkdwn(inline(info.file_name))
+    summary = escape_mrkdwn(inline(t.summary)) or "(no summary)"
     first_text = f"Transcript of {file_name} ({format_timestamp(info.duration_s)}): {summary}"
 
     drafts = [_Draft([*preamble, _DIVIDER])]
@@ -433,7 +303,7 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
             text = (
                 _fallback(first_text, "(see thread)")
                 if k == 1
-                else f"Transcript of {_clip(file_name, 200)}, part {k} of {total}"
+                else f"Transcript of {clip(file_name, 200)}, part {k} of {total}"
             )
             messages.append(SlackMessage(text=text, blocks=blocks))
         return Delivery(messages=messages, attachments=[])
@@ -459,11 +329,11 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
     )
     first.blocks.append(
         _context(
-            f"_Full transcript attached ({_plural(n, 'segment')}): "
+            f"_Full transcript attached ({plural(n, 'segment')}): "
             f"transcript.txt, transcript.vtt, transcript.srt. {opening}_"
         )
     )
-    title = _inline(info.file_name) or "recording"
+    title = inline(info.file_name) or "recording"
     attachments = [
         Attachment(
             filename=f"transcript{ext}",
@@ -477,7 +347,7 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
         )
     ]
     tail = " (full transcript attached)"
-    text = _clip(first_text, FALLBACK_TEXT_LIMIT - len(tail), marker="… (see thread)") + tail
+    text = clip(first_text, FALLBACK_TEXT_LIMIT - len(tail), marker="… (see thread)") + tail
     return Delivery(
         messages=[SlackMessage(text=text, blocks=first.blocks)], attachments=attachments
     )
@@ -489,10 +359,10 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
 def render_failure(message: str, *, job_id: str | None = None) -> SlackMessage:
     """`:warning:` + what went wrong; the job id in a context line for support."""
     text = ":warning: " + escape_mrkdwn(message.strip())
-    blocks = [_section(_clip(text, SECTION_TEXT_LIMIT))]
+    blocks = [_section(clip(text, SECTION_TEXT_LIMIT))]
     if job_id:
-        blocks.append(_context(f"Job `{escape_mrkdwn(_inline(job_id))}`"))
-    return SlackMessage(text=_clip(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
+        blocks.append(_context(f"Job `{escape_mrkdwn(inline(job_id))}`"))
+    return SlackMessage(text=clip(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
 
 
 def render_answer(question: str, answer: str) -> SlackMessage:
@@ -503,6 +373,6 @@ def render_answer(question: str, answer: str) -> SlackMessage:
     if slack_len(body) > budget:
         body = split_text(body, budget - slack_len(note))[0] + note
     pieces = split_text(body, SECTION_TEXT_LIMIT)
-    asked = _clip(escape_mrkdwn(_inline(question)), 1000)
+    asked = clip(escape_mrkdwn(inline(question)), 1000)
     blocks = [_context(f":speech_balloon: *Q:* {asked}"), *(_section(p) for p in pieces)]
-    return SlackMessage(text=_clip(body, FALLBACK_TEXT_LIMIT), blocks=blocks)
+    return SlackMessage(text=clip(body, FALLBACK_TEXT_LIMIT), blocks=blocks)

@@ -20,7 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import PartialDeliveryError
 from bot.jobs.spec import Job, reply_marker
 from bot.queue.base import LeaseLost, confirm_lease
-from bot.slack.render import Delivery, SlackMessage, render_failure
+from bot.slack.messages import Delivery, SlackMessage
+from bot.slack.render import render_failure
 
 logger = logging.getLogger(__name__)
 
