@@ -90,7 +90,6 @@ class Runtime:
         transcriber = LazyGeminiTranscriber(
             GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency
         )
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         replies = Replies(
             slack, decor=build_slack_client(settings, wait_out_rate_limits=False), http=http
         )
@@ -102,17 +101,7 @@ class Runtime:
             queue=queue,
             transcriber=transcriber,
             metrics=metrics,
-            config=PipelineConfig(
-                api_url=settings.slack_api_url,
-                bot_token=token,
-                max_file_bytes=settings.max_file_bytes,
-                max_audio_minutes=settings.scribe_max_audio_minutes,
-                price_input_per_mtok=settings.scribe_price_input_per_mtok,
-                price_output_per_mtok=settings.scribe_price_output_per_mtok,
-                tmp_dir=settings.scribe_tmp_dir,
-                gemini_concurrency=settings.scribe_max_concurrency,
-                job_budget_s=settings.scribe_job_budget_s,
-            ),
+            config=PipelineConfig.from_settings(settings),
         )
         pipeline = Pipeline(services)
         intake = Intake(

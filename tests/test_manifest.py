@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from bot.slack.scopes import BOT_SCOPES
 from handlers import MESSAGE_SHORTCUT, SLASH_COMMAND
 from tests.asking import CHANNEL, command, running, share, transcripts
 from tests.conftest import settle, wait_for
@@ -120,6 +121,10 @@ def test_every_subscribed_event_has_a_listener() -> None:
     listened = listened_events()
     for event in events:
         assert EVENT_LISTENERS[event] in listened, event
+
+
+def test_the_manifest_asks_for_exactly_the_codes_scope_list() -> None:
+    assert sorted(manifest()["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
 
 
 def test_every_scope_asked_for_is_used_by_the_code() -> None:

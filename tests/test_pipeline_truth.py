@@ -278,3 +278,15 @@ async def test_file_link_notices_escape_the_file_name(
     told = notices(slack)[0]
     assert "&lt;!channel&gt; plan.pdf" in told
     assert "<!channel>" not in told
+
+
+async def test_a_reply_asked_for_by_someone_else_names_who_asked(
+    slack: SlackEmulator, srv: Server, voice_clip: Path
+) -> None:
+    slack.add_user("U0BOB", name="bob", real_name="Bob Ross", display_name="bob")
+    file = slack.add_file(voice_clip.read_bytes(), user="U0ALICE")
+    message = slack.post_user_message(CHANNEL, files=[file], user="U0ALICE")
+    await slack.send_message_shortcut(srv.events_url, message=message, user="U0BOB")
+    await wait_for(lambda: transcripts(slack, CHANNEL, message["ts"]), timeout=20)
+    await settle(srv)
+    assert "requested by <@U0BOB>" in json.dumps(transcripts(slack, CHANNEL, message["ts"])[0])

@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from google import genai
+
+# The Interactions client's own errors: no public module of google-genai 3.x exports them.
 from google.genai import _interactions as gi
 from google.genai import errors as genai_errors
 from google.genai import types

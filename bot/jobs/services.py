@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from bot.jobs.transcriber import Transcriber
     from bot.ops.metrics import Metrics
     from bot.queue.base import JobQueue
+    from bot.settings import Settings
     from bot.slack.replies import Replies
     from bot.store.base import Store
 
@@ -30,6 +31,21 @@ class PipelineConfig:
     gemini_concurrency: int = 4
     #: Wall-clock limit for one job, all stages (SCRIBE_JOB_BUDGET_S).
     job_budget_s: float = 1800.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineConfig:
+        token = settings.slack_bot_token
+        return cls(
+            api_url=settings.slack_api_url,
+            bot_token=token.get_secret_value() if token else "",
+            max_file_bytes=settings.max_file_bytes,
+            max_audio_minutes=settings.scribe_max_audio_minutes,
+            price_input_per_mtok=settings.scribe_price_input_per_mtok,
+            price_output_per_mtok=settings.scribe_price_output_per_mtok,
+            tmp_dir=settings.scribe_tmp_dir,
+            gemini_concurrency=settings.scribe_max_concurrency,
+            job_budget_s=settings.scribe_job_budget_s,
+        )
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,14 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None
         await s.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
     uploader = await s.replies.display_name(str(file.get("user") or job.user_id))
     transcript = apply_speaker_names(transcript, uploader_name=uploader)
+    sharer = str(file.get("user") or "")
     info = ReplyInfo(
-        file_name=name, duration_s=duration_s, translated_to=options.translate_to, chunks=chunks
+        file_name=name,
+        duration_s=duration_s,
+        translated_to=options.translate_to,
+        chunks=chunks,
+        # Whoever asked for someone else's recording is named on the reply.
+        requested_by=job.user_id if job.requested and job.user_id != sharer else None,
     )
     with s.metrics.stage("post"):
         resumed = attempt > 1 or job.retry > 0

@@ -24,27 +24,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.gemini.client import build_client
 from bot.gemini.config import GeminiConfig
 from bot.settings import DEFAULT_SLACK_API_URL, Settings
+from bot.slack.scopes import BOT_SCOPES
 
 logger = logging.getLogger(__name__)
 
-#: The bot scopes the handlers use, for when no manifest.yml is at hand (keep in step with it).
-REQUIRED_BOT_SCOPES = (
-    "app_mentions:read",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "chat:write",
-    "commands",
-    "files:read",
-    "files:write",
-    "reactions:write",
-    "users:read",
-    "channels:read",
-    "groups:read",
-    "im:read",
-    "mpim:read",
-)
+#: The bot scopes, for when no manifest.yml is at hand (an installed copy).
+REQUIRED_BOT_SCOPES = BOT_SCOPES
 #: Each remote check gives up after this long: check is for people waiting at a terminal.
 CHECK_TIMEOUT_S = 20.0
 

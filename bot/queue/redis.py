@@ -76,42 +76,18 @@ class RedisQueue:
         self._retention_s = retention_s
 
     async def submit(self, job: Job) -> bool:
-        key = job_key(job.id)
-        arq_key = f"arq:job:{job.id}"
-        now = time.time()
-        enqueued_ms = int(now * 1000)
-        payload = serialize_job(
-            ARQ_FUNCTION, (job.model_dump_json(),), {}, None, enqueued_ms, serializer=dump_arq
-        )
+        key, arq_key = job_key(job.id), f"arq:job:{job.id}"
         async with self._redis.pipeline(transaction=True) as pipe:
             await pipe.watch(key, arq_key)
             if await pipe.exists(key, arq_key):
                 await pipe.reset()  # type: ignore[no-untyped-call]
                 return False
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(
-                key,
-                mapping={
-                    "spec": job.model_dump_json(),
-                    "channel_id": job.channel_id,
-                    "state": "queued",
-                    "attempts": 0,
-                    "created_at": job.created_at,
-                    "updated_at": now,
-                },
-            )
-            pipe.expire(key, self._retention_s)
-            pipe.psetex(arq_key, self._retention_s * 1000, payload)
-            pipe.zadd(QUEUE_NAME, {job.id: enqueued_ms})
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False  # another instance submitted it between our check and write
-        return True
+            record = {"channel_id": job.channel_id, "created_at": job.created_at}
+            # WatchError: another instance submitted it between our check and our write.
+            return await self._enqueue(pipe, job, record)
 
     async def resubmit(self, job: Job) -> bool:
         key = job_key(job.id)
-        arq_key = f"arq:job:{job.id}"
         async with self._redis.pipeline(transaction=True) as pipe:
             await pipe.watch(key)
             state, spec = await pipe.hmget(key, ["state", "spec"])  # type: ignore[misc]
@@ -119,29 +95,35 @@ class RedisQueue:
                 await pipe.reset()  # type: ignore[no-untyped-call]
                 return False
             again = job.model_copy(update={"retry": _previous_retry(spec) + 1})
-            enqueued_ms = int(time.time() * 1000)
-            payload = serialize_job(
-                ARQ_FUNCTION, (again.model_dump_json(),), {}, None, enqueued_ms,
-                serializer=dump_arq,
-            )  # fmt: skip
-            pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(
-                key,
-                mapping={
-                    "spec": again.model_dump_json(),
-                    "state": "queued",
-                    "attempts": 0,
-                    "updated_at": time.time(),
-                },
-            )
+            return await self._enqueue(pipe, again, {}, clear_error=True)
+
+    async def _enqueue(
+        self, pipe: Any, job: Job, record: dict[str, Any], *, clear_error: bool = False
+    ) -> bool:
+        """In the WATCHed transaction: our record queued, and arq's job and queue entry.
+
+        There is no moment where one exists without the other; False when a WATCHed key
+        changed meanwhile (another instance got there first).
+        """
+        key = job_key(job.id)
+        now = time.time()
+        enqueued_ms = int(now * 1000)
+        spec = job.model_dump_json()
+        payload = serialize_job(ARQ_FUNCTION, (spec,), {}, None, enqueued_ms, serializer=dump_arq)
+        pipe.multi()
+        pipe.hset(
+            key,
+            mapping=record | {"spec": spec, "state": "queued", "attempts": 0, "updated_at": now},
+        )
+        if clear_error:
             pipe.hdel(key, "last_error")
-            pipe.expire(key, self._retention_s)
-            pipe.psetex(arq_key, self._retention_s * 1000, payload)
-            pipe.zadd(QUEUE_NAME, {job.id: enqueued_ms})
-            try:
-                await pipe.execute()
-            except WatchError:
-                return False  # another instance requeued it first
+        pipe.expire(key, self._retention_s)
+        pipe.psetex(f"arq:job:{job.id}", self._retention_s * 1000, payload)
+        pipe.zadd(QUEUE_NAME, {job.id: enqueued_ms})
+        try:
+            await pipe.execute()
+        except WatchError:
+            return False
         return True
 
     async def depth(self) -> int:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
+from bot.slack.scopes import BOT_SCOPES
 from tests.emulators.slack_files import FileHostingMixin
 from tests.emulators.slack_inbound import InboundMixin
 from tests.emulators.slack_web_api import WebApiMixin, channel_kind
@@ -43,23 +44,7 @@ __all__ = [
     "sign",
 ]
 
-DEFAULT_SCOPES = (
-    "app_mentions:read",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "chat:write",
-    "commands",
-    "files:read",
-    "files:write",
-    "reactions:write",
-    "users:read",
-    "channels:read",
-    "groups:read",
-    "im:read",
-    "mpim:read",
-)
+DEFAULT_SCOPES = BOT_SCOPES  # what manifest.yml asks for (tests/test_manifest.py)
 APP_TOKEN_SCOPES = ("connections:write",)
 
 
