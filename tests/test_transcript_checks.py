@@ -6,15 +6,11 @@ import random
 
 import pytest
 
-from bot.transcript.checks import (
-    TimestampReport,
-    apply_speaker_names,
-    check_timestamps,
-    gross_error_instruction,
-    merge_chunks,
-    parse_timestamp_loose,
-)
+from bot.gemini.prompts import gross_error_instruction
+from bot.transcript.merge import merge_chunks
 from bot.transcript.model import Segment, Transcript, parse_timestamp
+from bot.transcript.speakers import apply_speaker_names
+from bot.transcript.timestamps import TimestampReport, check_timestamps, parse_timestamp_loose
 
 
 def make(stamps: list[str], speakers: list[str] | None = None, **kw: object) -> Transcript:

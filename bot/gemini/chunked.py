@@ -23,18 +23,16 @@ from bot.errors import TruncatedAnswerError, UserFacingError
 from bot.gemini.config import Usage
 from bot.gemini.prompts import (
     TranscribeOptions,
+    gross_error_instruction,
     roster_prompt,
     summary_prompt,
     transcription_prompt,
 )
 from bot.jobs.transcriber import Transcriber
-from bot.transcript.checks import (
-    check_timestamps,
-    gross_error_instruction,
-    merge_chunks,
-)
 from bot.transcript.exports import to_text
+from bot.transcript.merge import merge_chunks
 from bot.transcript.model import Transcript
+from bot.transcript.timestamps import check_timestamps
 
 if TYPE_CHECKING:
     from bot.media.types import PreparedAudio

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.transcript.model import format_timestamp
+from bot.transcript.timestamps import TimestampReport
 
 
 @dataclass(frozen=True)
@@ -107,4 +108,23 @@ def question_prompt(question: str, transcript_text: str) -> str:
         "plain text.\n\n"
         "<transcript>\n" + transcript_text + "\n</transcript>\n\n"
         "<question>\n" + question + "\n</question>"
+    )
+
+
+def gross_error_instruction(report: TimestampReport, duration_s: float) -> str:
+    """Corrective text appended to the prompt when the first answer's timestamps were unusable."""
+    last_ok = format_timestamp(max(0.0, duration_s - 1))
+    shown = report.problems[:6]
+    more = len(report.problems) - len(shown)
+    listing = "\n".join(f"- {p}" for p in shown)
+    if more > 0:
+        listing += f"\n- … and {more} more"
+    return (
+        "Your previous answer had timestamps that do not match the audio:\n"
+        f"{listing}\n"
+        f"The recording is {format_timestamp(duration_s)} long ({duration_s:.0f} seconds). "
+        "Listen again. Every segment's `timestamp` is the moment that segment starts, "
+        "measured from the start of this recording, written as MM:SS (H:MM:SS from one hour "
+        f"on). Timestamps never decrease from one segment to the next and are never later "
+        f"than {last_ok}. Answer with the same JSON structure."
     )

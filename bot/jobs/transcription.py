@@ -29,8 +29,8 @@ from bot.slack.errors import user_message
 from bot.slack.files import download_slack_file, hidden_file_error, is_media_file, too_large
 from bot.slack.render import ReplyInfo, plan_delivery
 from bot.slack.replies import DONE, WORKING
-from bot.transcript.checks import apply_speaker_names
 from bot.transcript.model import Transcript
+from bot.transcript.speakers import apply_speaker_names
 
 logger = logging.getLogger(__name__)
 

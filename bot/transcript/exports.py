@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from bot.transcript.checks import parse_timestamp_loose
 from bot.transcript.model import Segment, Transcript
+from bot.transcript.timestamps import parse_timestamp_loose
 
 # A last cue needs some length when the recording's duration is unknown.
 LAST_CUE_DEFAULT_S = 5.0

@@ -1,7 +1,8 @@
-"""Checks and repairs for what Gemini returns: timestamps, speaker labels, chunk merging.
+"""Checks and repairs of the timestamps Gemini returns (it invents them; pure functions).
 
-Gemini invents timestamps and numbers speakers per request, so everything here
-assumes the model output is plausible but not trustworthy. Pure functions only.
+The model output is taken as plausible but not trustworthy: stamps past the end, going
+backwards or all equal are repaired from their neighbours, and a transcript whose clock
+is wrong altogether is reported as "gross" so the caller asks again.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.transcript.model import Segment, Transcript, format_timestamp
@@ -28,8 +28,6 @@ COLLAPSED_MIN_DURATION_S = 30.0
 _LOOSE_TIMESTAMP = re.compile(
     r"^(?:(?P<h>\d+):(?P<m>\d{1,2})|(?P<mm>\d+)):(?P<s>\d{1,2}(?:[.,]\d+)?)$"
 )
-_GENERIC_SPEAKER = re.compile(r"^\s*speaker[\s_\-#]*0*(\d+)\s*$", re.IGNORECASE)
-_UNKNOWN_SPEAKER = "Unknown"
 
 
 def parse_timestamp_loose(text: str) -> float | None:
@@ -189,139 +187,3 @@ def _nearest_kept(kept_sorted: list[int], i: int, *, before: bool) -> int | None
         return kept_sorted[pos - 1] if pos > 0 else None
     pos = bisect.bisect_right(kept_sorted, i)
     return kept_sorted[pos] if pos < len(kept_sorted) else None
-
-
-def gross_error_instruction(report: TimestampReport, duration_s: float) -> str:
-    """Corrective text appended to the prompt when the first answer's timestamps were unusable."""
-    last_ok = format_timestamp(max(0.0, duration_s - 1))
-    shown = report.problems[:6]
-    more = len(report.problems) - len(shown)
-    listing = "\n".join(f"- {p}" for p in shown)
-    if more > 0:
-        listing += f"\n- … and {more} more"
-    return (
-        "Your previous answer had timestamps that do not match the audio:\n"
-        f"{listing}\n"
-        f"The recording is {format_timestamp(duration_s)} long ({duration_s:.0f} seconds). "
-        "Listen again. Every segment's `timestamp` is the moment that segment starts, "
-        "measured from the start of this recording, written as MM:SS (H:MM:SS from one hour "
-        f"on). Timestamps never decrease from one segment to the next and are never later "
-        f"than {last_ok}. Answer with the same JSON structure."
-    )
-
-
-def _normalise_label(label: str) -> str:
-    """`speaker_01`, ` Speaker1 ` → `Speaker 1`; empty → `Unknown`; names unchanged."""
-    label = " ".join(label.split())
-    if not label:
-        return _UNKNOWN_SPEAKER
-    m = _GENERIC_SPEAKER.match(label)
-    if m:
-        return f"Speaker {int(m.group(1))}"
-    return label
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for item in items:
-        seen.setdefault(item, None)
-    return list(seen)
-
-
-def apply_speaker_names(t: Transcript, *, uploader_name: str | None) -> Transcript:
-    """Normalise speaker labels; a lone speaker in a clip someone uploaded is that person.
-
-    With more than one speaker, names Gemini gave are kept and `Speaker N` labels keep
-    their numbers (they are already referred to in the summary). `speakers` becomes the
-    labels in order of first appearance.
-    """
-    labels = [_normalise_label(s.speaker) for s in t.segments]
-    distinct = _unique(labels)
-    name = " ".join((uploader_name or "").split())
-    if len(distinct) == 1 and name:
-        labels = [name] * len(labels)
-        distinct = [name]
-    segments = [
-        seg.model_copy(update={"speaker": label})
-        for seg, label in zip(t.segments, labels, strict=True)
-    ]
-    return t.model_copy(update={"segments": segments, "speakers": distinct})
-
-
-def _match_roster(label: str, roster: list[str]) -> str:
-    """Map a chunk's label onto the roster; keep it when nothing matches (a new voice)."""
-    if label in roster:
-        return label
-    key = label.casefold()
-    for name in roster:
-        if _normalise_label(name).casefold() == key:
-            return name
-    for name in roster:
-        other = _normalise_label(name).casefold()
-        if _GENERIC_SPEAKER.match(label) is None and (
-            _contains_word(other, key) or _contains_word(key, other)
-        ):
-            return name
-    m = _GENERIC_SPEAKER.match(label)
-    if m:
-        # The prompt hands Gemini the roster in order; a bare "Speaker N" in a later
-        # chunk is its N-th entry.
-        n = int(m.group(1))
-        if 1 <= n <= len(roster):
-            return roster[n - 1]
-    return label
-
-
-def _contains_word(haystack: str, needle: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", haystack) is not None
-
-
-def _dedupe_text(items: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    out: list[str] = []
-    for item in items:
-        key = " ".join(item.split()).casefold()
-        if key and key not in seen:
-            seen.add(key)
-            out.append(item.strip())
-    return out
-
-
-def merge_chunks(
-    parts: list[tuple[float, float, Transcript]], *, roster: list[str] | None = None
-) -> Transcript:
-    """Join the transcripts of consecutive chunks `(offset_s, chunk_duration_s, transcript)`.
-
-    Timestamps are shifted by the chunk's offset (and kept inside the chunk), labels
-    are mapped onto `roster` when one is given, summaries are joined (the caller may
-    replace them with a whole-recording summary), lists are de-duplicated.
-    """
-    ordered = sorted(parts, key=lambda p: p[0])
-    roster_norm = [_normalise_label(r) for r in roster] if roster else None
-    segments: list[Segment] = []
-    running = 0.0
-    for offset, chunk_duration, chunk in ordered:
-        last_local = 0.0
-        for seg in chunk.segments:
-            local = parse_timestamp_loose(seg.timestamp)
-            local = last_local if local is None else local
-            local = min(max(local, 0.0), max(chunk_duration, 0.0))
-            last_local = local
-            running = max(running, offset + local)
-            label = _normalise_label(seg.speaker)
-            if roster_norm:
-                label = _match_roster(label, roster_norm)
-            segments.append(
-                seg.model_copy(update={"timestamp": format_timestamp(running), "speaker": label})
-            )
-    summaries = [c.summary.strip() for _, _, c in ordered if c.summary.strip()]
-    return Transcript(
-        summary="\n\n".join(summaries),
-        key_points=_dedupe_text(p for _, _, c in ordered for p in c.key_points),
-        action_items=_dedupe_text(a for _, _, c in ordered for a in c.action_items),
-        languages=_unique(
-            code.strip() for _, _, c in ordered for code in c.languages if code.strip()
-        ),
-        speakers=_unique(s.speaker for s in segments),
-        segments=segments,
-    )
