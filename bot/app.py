@@ -27,6 +27,7 @@ from bot.gemini.config import GeminiConfig
 from bot.gemini.lazy import LazyGeminiTranscriber
 from bot.jobs.pipeline import Pipeline
 from bot.jobs.services import JobServices, PipelineConfig
+from bot.jobs.transcriber import Transcriber
 from bot.ops.metrics import Metrics
 from bot.ops.retention import purge_periodically
 from bot.queue.base import JobQueue
@@ -68,7 +69,7 @@ class Runtime:
     settings: Settings
     slack: AsyncWebClient
     http: aiohttp.ClientSession
-    transcriber: LazyGeminiTranscriber
+    transcriber: Transcriber
     store: Store
     queue: JobQueue
     pipeline: Pipeline
@@ -77,7 +78,8 @@ class Runtime:
     purger: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
-    async def create(cls, settings: Settings) -> Runtime:
+    async def create(cls, settings: Settings, *, transcriber: Transcriber | None = None) -> Runtime:
+        """Everything from the settings; `transcriber` replaces Gemini (tests, other backends)."""
         metrics = Metrics()
         slack = build_slack_client(settings)
         http = aiohttp.ClientSession(
@@ -87,7 +89,7 @@ class Runtime:
         )
         store, queue = await open_backend(settings)
         # The SDK is loaded by the first job: web-only processes never pay for it.
-        transcriber = LazyGeminiTranscriber(
+        transcriber = transcriber or LazyGeminiTranscriber(
             GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency
         )
         replies = Replies(

@@ -100,6 +100,9 @@ class GeminiTranscriber:
     def model(self) -> str:
         return self._config.model
 
+    async def aclose(self) -> None:
+        await self._client.aio.aclose()
+
     async def transcribe(
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
     ) -> Transcript:

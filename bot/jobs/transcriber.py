@@ -28,3 +28,6 @@ class Transcriber(Protocol):
     async def ask_text(
         self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
     ) -> str: ...
+
+    async def aclose(self) -> None:
+        """Release the backend's connections."""
