@@ -28,6 +28,7 @@ from bot.gemini.lazy import LazyGeminiTranscriber
 from bot.jobs.pipeline import Pipeline
 from bot.jobs.services import JobServices, PipelineConfig
 from bot.jobs.transcriber import Transcriber
+from bot.media.pool import MediaPool
 from bot.ops.metrics import Metrics
 from bot.ops.retention import purge_periodically
 from bot.queue.base import JobQueue
@@ -75,6 +76,7 @@ class Runtime:
     pipeline: Pipeline
     intake: Intake
     metrics: Metrics
+    media: MediaPool
     purger: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
@@ -92,6 +94,8 @@ class Runtime:
         transcriber = transcriber or LazyGeminiTranscriber(
             GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency
         )
+        # Worker processes start with the first job, or at start_workers (serve, socket).
+        media = MediaPool(settings.scribe_media_workers)
         replies = Replies(
             slack, decor=build_slack_client(settings, wait_out_rate_limits=False), http=http
         )
@@ -104,6 +108,7 @@ class Runtime:
             transcriber=transcriber,
             metrics=metrics,
             config=PipelineConfig.from_settings(settings),
+            media=media,
         )
         pipeline = Pipeline(services)
         intake = Intake(
@@ -114,7 +119,9 @@ class Runtime:
                 answer_other_bots=settings.scribe_answer_other_bots,
             ),
         )
-        return cls(settings, slack, http, transcriber, store, queue, pipeline, intake, metrics)
+        return cls(
+            settings, slack, http, transcriber, store, queue, pipeline, intake, metrics, media
+        )
 
     def bolt_app(self) -> AsyncApp:
         """The Bolt app with every listener registered.
@@ -136,7 +143,7 @@ class Runtime:
 
     async def start_workers(self) -> None:
         if self.queue.consumes_here:
-            await load_job_code()
+            await asyncio.gather(load_job_code(), self.media.start())
         await self.queue.start(self.pipeline)
         self.purger = asyncio.create_task(
             purge_periodically(self.store, self.settings.scribe_retention_days)
@@ -148,21 +155,19 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self.purger
         await self.queue.shutdown(self.settings.scribe_shutdown_grace_s)
+        self.media.close()  # after the jobs: a job still preparing was cancelled above
         await self.store.close()
         await self.http.close()
         await self.transcriber.aclose()
 
 
 async def load_job_code() -> None:
-    """Load PyAV, numpy and the Gemini SDK before the first job, in a thread.
+    """Load the Gemini SDK before the first job, in a thread.
 
-    Loaded on first use instead, their ~1 s of imports competes with the event loop for
-    the GIL while a burst of events waits for its acks (bench/burst.py: ack p99 1.45 s
-    instead of 0.63 s). Processes that run no jobs (web-only, Redis mode) never load them.
+    Loaded on first use instead, its imports compete with the event loop for the GIL
+    while a burst of events waits for its acks (bench/burst.py: ack p99 1.45 s instead
+    of 0.63 s, when PyAV and numpy were loaded here too). PyAV and numpy are loaded only
+    by the media worker processes (bot.media.pool); processes that run no jobs (web-only,
+    Redis mode) load none of them.
     """
-
-    def load() -> None:
-        for module in ("bot.media.prepare", "bot.gemini.client"):
-            importlib.import_module(module)
-
-    await asyncio.to_thread(load)
+    await asyncio.to_thread(importlib.import_module, "bot.gemini.client")

@@ -6,6 +6,7 @@ Nothing else in the code base reads `os.environ`: the composition root builds on
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -48,6 +49,8 @@ class Settings(BaseSettings):
     scribe_max_audio_minutes: int = Field(default=240, ge=1)
     scribe_inline_limit_mb: float = Field(default=20, ge=0)
     scribe_auto_transcribe: bool = True
+    # Processes that probe, transcode and split media (bot/media/pool.py): one per core.
+    scribe_media_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
     # Operational extras (not in the fixed contract, documented in the README).
     scribe_log_format: Literal["text", "json"] = "text"

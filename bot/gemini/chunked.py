@@ -129,9 +129,9 @@ async def _chunked(
     count: int,
 ) -> tuple[Transcript, int]:
     chunk_s = audio.duration_s / count
-    from bot.media.split import split_audio  # PyAV: loaded with the first long recording
+    from bot.media.pool import split_audio  # in the job's media worker processes
 
-    chunks = await asyncio.to_thread(split_audio, audio, workdir, chunk_s=chunk_s)
+    chunks = await split_audio(audio, workdir, chunk_s=chunk_s)
     roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)
     # Speaker names come from the audio: log how many, not who.
     logger.info("%d chunks of ~%.0f s, %d voices in the roster", len(chunks), chunk_s, len(roster))

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from bot.gemini.config import Usage
     from bot.jobs.transcriber import Transcriber
+    from bot.media.pool import MediaPool
     from bot.ops.metrics import Metrics
     from bot.queue.base import JobQueue
     from bot.settings import Settings
@@ -62,6 +63,8 @@ class JobServices:
     transcriber: Transcriber
     metrics: Metrics
     config: PipelineConfig
+    #: Worker processes that probe, transcode and split (off this process's GIL).
+    media: MediaPool
 
     def count_usage(self, usage: Usage, duration_s: float) -> None:
         self.metrics.count_usage(

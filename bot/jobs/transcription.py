@@ -8,9 +8,7 @@ twice, and the thread is linked to it only once the whole reply is there.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import importlib
 import logging
 import tempfile
 from collections.abc import AsyncIterator
@@ -25,6 +23,7 @@ from bot.gemini.config import Usage
 from bot.gemini.prompts import TranscribeOptions
 from bot.jobs.services import JobServices
 from bot.jobs.spec import Job
+from bot.media import pool as media_pool
 from bot.slack.errors import user_message
 from bot.slack.files import download_slack_file, hidden_file_error, is_media_file, too_large
 from bot.slack.render import ReplyInfo, plan_delivery
@@ -107,14 +106,15 @@ async def _fresh_transcript(
                 file_name=name,
             )
         with s.metrics.stage("prepare"):
-            # Loaded at start-up by processes that run jobs (bot.app.load_job_code).
-            media = await asyncio.to_thread(importlib.import_module, "bot.media.prepare")
-            audio = await asyncio.to_thread(
-                media.prepare_audio, source, workdir, max_minutes=s.config.max_audio_minutes
+            # In a media worker process: transcoding never holds this process's GIL. A
+            # cancelled job kills the worker; leaving `_workdir` then removes its files.
+            audio = await s.media.prepare_audio(
+                source, workdir, max_minutes=s.config.max_audio_minutes
             )
         source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough
         usage = Usage()
-        with s.metrics.stage("gemini"):
+        # Long recordings are split in the same pool (bot.media.pool.split_audio).
+        with s.metrics.stage("gemini"), media_pool.using(s.media):
             transcript, chunks = await transcribe_recording(
                 s.transcriber,
                 audio,

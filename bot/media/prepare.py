@@ -38,6 +38,7 @@ from bot.errors import (
     SilentMediaError,
     TooLongError,
 )
+from bot.media.levels import frame_sum_squares
 from bot.media.probe import not_media_message, open_input, pick_audio_stream, probe
 from bot.media.split import split_audio
 from bot.media.types import (
@@ -46,7 +47,6 @@ from bot.media.types import (
     PreparedAudio,
     dbfs,
     estimate_audio_tokens,
-    frame_sum_squares,
     human_duration,
     too_long_message,
 )

@@ -15,7 +15,8 @@ from pathlib import Path
 import av
 import av.container
 
-from bot.media.types import PreparedAudio, frame_sum_squares
+from bot.media.levels import frame_sum_squares
+from bot.media.types import PreparedAudio
 
 #: Resolution of the loudness envelope.
 BIN_S = 0.1

@@ -1,13 +1,14 @@
-"""Plain data and small pure helpers shared by `bot.media.prepare` and `bot.media.split`."""
+"""Plain data and small pure helpers shared by `bot.media.prepare` and `bot.media.split`.
+
+No numpy or PyAV here: the Gemini client and the serving process import this module,
+and media work runs in worker processes (`bot.media.pool`).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 #: What the Gemini Developer API documents for audio input (ai.google.dev/gemini-api/docs/audio).
 SUPPORTED_MIME_TYPES: frozenset[str] = frozenset(
@@ -74,19 +75,6 @@ def too_long_message(duration_s: float, limit_s: float, *, at_least: bool = Fals
         f"This recording is {prefix}{length} long; the limit here is {limit}. "
         "Trim it or split it and share the parts."
     )
-
-
-def frame_sum_squares(samples: npt.NDArray[np.generic]) -> tuple[float, int]:
-    """Sum of squared samples (full scale = 1.0) and the sample count, for any PCM dtype."""
-    if samples.dtype.kind == "f":
-        x = samples.astype(np.float64, copy=False)
-    else:
-        full_scale = float(2 ** (8 * samples.dtype.itemsize - 1))
-        x = samples.astype(np.float64)
-        if samples.dtype.kind == "u":  # unsigned (u8 PCM) is centred on half scale
-            x -= full_scale
-        x /= full_scale
-    return float(np.dot(x.ravel(), x.ravel())), int(x.size)
 
 
 def dbfs(rms: float) -> float:
