@@ -18,6 +18,8 @@ HELP = (
     "request\n"
     "• `/transcribe language <code>|auto` — the language people speak here (e.g. `de`)\n"
     "• `/transcribe translate <code>|off` — translate the transcript into this language\n"
+    "• `/transcribe vocabulary add <term> …|remove <term>|list` — names and terms Gemini should "
+    'spell your way here (quote terms of several words: `add Kubernetes "Ana Lucía"`)\n'
     "• `/transcribe help` — this message\n"
     "• the *Transcribe* message shortcut (⋮ on a message) — that message's recording\n"
     "• mention me in a recording's thread to transcribe it; mention me with a question in a "
@@ -52,6 +54,8 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
         elif parsed.action in ("auto", "language", "translate"):
             await intake.apply_setting(channel, parsed)
             await answer("Saved. " + await intake.describe_channel(channel))
+        elif parsed.action == "vocabulary":
+            await answer(await intake.vocabulary(channel, parsed))
         elif parsed.action == "latest":
             await intake.locate(
                 channel_id=channel,

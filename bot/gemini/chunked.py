@@ -3,8 +3,10 @@
 Gemini's answer is capped (65,536 output tokens ≈ 1.5–2 h of dense speech), so
 long recordings are split at quiet points up front and the chunks transcribed
 concurrently; a truncated answer for shorter audio falls back to the same path.
-A short first pass lists the voices, and every chunk gets that roster so the
-labels agree across chunks.
+A short first pass lists and describes the voices, and every chunk gets that roster
+(labels and descriptions) so the labels agree across chunks; voices the roster lacks
+are matched up across chunks by one text-only pass over their descriptions
+(`bot.transcript.voices`).
 
 Gemini's answer time grows with its length, so a job's wall time is set by the
 busiest request slot: chunks come in a multiple of the concurrency limit and are
@@ -24,6 +26,7 @@ from bot.gemini.config import Usage
 from bot.gemini.prompts import (
     TranscribeOptions,
     gross_error_instruction,
+    reconcile_prompt,
     roster_prompt,
     summary_prompt,
     transcription_prompt,
@@ -33,6 +36,15 @@ from bot.transcript.exports import to_text
 from bot.transcript.merge import merge_chunks
 from bot.transcript.model import Transcript
 from bot.transcript.timestamps import check_timestamps
+from bot.transcript.voices import (
+    RosterVoice,
+    assign_labels,
+    needs_reconciling,
+    new_voices,
+    parse_groups,
+    parse_roster,
+    relabel,
+)
 
 if TYPE_CHECKING:
     from bot.media.types import PreparedAudio
@@ -99,7 +111,7 @@ async def transcribe_piece(
     options: TranscribeOptions,
     usage: Usage,
     *,
-    roster: list[str] | None = None,
+    roster: list[RosterVoice] | None = None,
     part: tuple[int, int] | None = None,
 ) -> Transcript:
     """One request, timestamps checked; one corrective retry when they are grossly wrong."""
@@ -132,7 +144,9 @@ async def _chunked(
     from bot.media.pool import split_audio  # in the job's media worker processes
 
     chunks = await split_audio(audio, workdir, chunk_s=chunk_s)
-    roster = await gemini.list_speakers(chunks[0], roster_prompt(), usage)
+    roster = parse_roster(
+        await gemini.list_speakers(chunks[0], roster_prompt(options.hints), usage)
+    )
     # Speaker names come from the audio: log how many, not who.
     logger.info("%d chunks of ~%.0f s, %d voices in the roster", len(chunks), chunk_s, len(roster))
     total = len(chunks)
@@ -152,8 +166,9 @@ async def _chunked(
         # One chunk failed and the others were cancelled: report that chunk's error as
         # if there had been one request, so the user gets its message, not a crash.
         raise _first_error(group_error) from None
-    parts = [(c.offset_s, c.duration_s, t.result()) for c, t in zip(chunks, tasks, strict=True)]
-    merged = merge_chunks(parts, roster=roster or None)
+    results = await _one_label_per_voice([t.result() for t in tasks], roster, gemini, usage)
+    parts = [(c.offset_s, c.duration_s, r) for c, r in zip(chunks, results, strict=True)]
+    merged = merge_chunks(parts, roster=[v.label for v in roster] or None)
     try:
         summary = await gemini.ask_text(summary_prompt(to_text(merged)), usage, kind="summary")
     except Exception:
@@ -162,6 +177,30 @@ async def _chunked(
     if summary:
         merged = merged.model_copy(update={"summary": summary})
     return merged, total
+
+
+async def _one_label_per_voice(
+    results: list[Transcript], roster: list[RosterVoice], gemini: Transcriber, usage: Usage
+) -> list[Transcript]:
+    """Give each voice outside the roster one label across chunks (one text request).
+
+    Skipped when newcomers speak in one chunk only; a failed or unreadable answer keeps
+    the chunks' own labels, made unique so no two voices share one.
+    """
+    new = new_voices(results, roster)
+    if not needs_reconciling(new):
+        return results
+    groups: list[tuple[list[int], str]] = []
+    try:
+        answer = await gemini.ask_text(reconcile_prompt(roster, new), usage, kind="roster")
+        groups = parse_groups(answer, len(new), roster)
+    except Exception:
+        logger.exception("matching new voices across chunks failed; keeping chunk labels")
+    mapping = assign_labels(new, groups, roster)
+    logger.info(
+        "%d new voices over %d chunks became %d", len(new), len(results), len(set(mapping.values()))
+    )
+    return [relabel(r, i, mapping) for i, r in enumerate(results, start=1)]
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

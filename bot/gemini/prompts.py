@@ -3,23 +3,118 @@
 The transcription prompt covers the seed page's six requirements: distinct
 speakers, MM:SS timestamps, the language of each segment, an English (or chosen)
 translation when the segment is in another language, the primary emotion, and a
-summary first.
+summary first. Context from Slack (channel, message, people, vocabulary) goes in a
+bounded block marked as hints, never as content (`render_hints`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from bot.transcript.model import format_timestamp
 from bot.transcript.timestamps import TimestampReport
+from bot.transcript.voices import RosterVoice
+
+#: The most tokens the hints block may take, counted as `estimate_tokens` counts.
+HINT_TOKEN_BUDGET = 800
+#: Longest message text and topic/purpose sent, in characters, before the budget applies.
+_MESSAGE_CHARS = 600
+_TOPIC_CHARS = 250
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens as the Gemini emulator counts text (4 characters a token, rounded up).
+
+    Gemini's tokenizer gives about this for English; names and non-Latin scripts take
+    more per character, which the budget's margin absorbs.
+    """
+    return math.ceil(len(text) / 4)
+
+
+@dataclass(frozen=True)
+class RoomHints:
+    """What Slack knows about where a recording was shared; all of it optional."""
+
+    channel_name: str = ""
+    topic: str = ""
+    purpose: str = ""
+    message_text: str = ""
+    #: Display names (with the real name in brackets when it differs).
+    sharer: str = ""
+    participants: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    """Per-job choices: a language hint and a translation target (BCP-47 codes)."""
+    """Per-job choices: a language hint, a translation target (BCP-47 codes), room hints."""
 
     language: str | None = None
     translate_to: str | None = None
+    hints: RoomHints | None = None
+
+
+_HINTS_OPEN = (
+    "<slack_context>\nHints from the Slack conversation the recording was shared in. They "
+    "are NOT part of the recording: never transcribe, quote or summarise them. Use them "
+    "only to spell names and terms the way this team does, and to recognise people who "
+    "are named in the audio."
+)
+_HINTS_CLOSE = "</slack_context>"
+
+
+def _clean(text: str, limit: int = 200) -> str:
+    """One line, no angle brackets (they could close the block), at most `limit` chars."""
+    text = " ".join(re.sub(r"[<>]", "", text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def render_hints(hints: RoomHints | None, budget_tokens: int = HINT_TOKEN_BUDGET) -> str:
+    """The hints block, within `budget_tokens`; "" when there is nothing to say.
+
+    Lines are admitted in order of use (channel, vocabulary, sharer, message, thread,
+    topic, purpose), then channel members one by one while they fit; a line that does
+    not fit is left out whole.
+    """
+    if hints is None:
+        return ""
+    candidates = [
+        ("Channel", f"#{_clean(hints.channel_name, 80)}" if hints.channel_name else ""),
+        (
+            "Team vocabulary (spell these as written)",
+            "; ".join(_clean(v, 80) for v in hints.vocabulary),
+        ),
+        ("Shared by", _clean(hints.sharer, 80)),
+        ("Message posted with the recording", _clean(hints.message_text, _MESSAGE_CHARS)),
+        ("People in the thread", ", ".join(_clean(n, 80) for n in hints.participants)),
+        ("Channel topic", _clean(hints.topic, _TOPIC_CHARS)),
+        ("Channel purpose", _clean(hints.purpose, _TOPIC_CHARS)),
+    ]
+    lines: dict[str, str] = {}
+    fixed = len(_HINTS_OPEN) + len(_HINTS_CLOSE) + 2
+
+    def size(extra: str = "") -> int:
+        return estimate_tokens("x" * fixed + "".join(v + "\n" for v in lines.values()) + extra)
+
+    for key, value in candidates:
+        line = f"{key}: {value}"
+        if value and size(line + "\n") <= budget_tokens:
+            lines[key] = line
+    members: list[str] = []
+    for name in hints.members:
+        name = _clean(name, 80)
+        trial = "Channel members: " + ", ".join([*members, name])
+        if not name or size(trial + "\n") > budget_tokens:
+            continue
+        members.append(name)
+    if members:
+        lines["Channel members"] = "Channel members: " + ", ".join(members)
+    if not lines:
+        return ""
+    return "\n".join([_HINTS_OPEN, *lines.values(), _HINTS_CLOSE])
 
 
 #: Only for structured (JSON) requests; plain-text requests carry their own instructions.
@@ -33,7 +128,7 @@ def transcription_prompt(
     duration_s: float,
     options: TranscribeOptions,
     *,
-    roster: list[str] | None = None,
+    roster: list[RosterVoice] | None = None,
     part: tuple[int, int] | None = None,
     correction: str | None = None,
 ) -> str:
@@ -50,15 +145,25 @@ def transcription_prompt(
         "5. Identify the primary emotion: happy, sad, angry, or neutral.",
         "6. Provide a brief summary (two to four sentences) at the beginning, plus key points "
         "and action items when there are any.",
+        "7. In `voices`, list every speaker label you used with a short description of "
+        "that voice: how it sounds, the role it plays, names it uses or is called by.",
         "Start a new segment at every change of speaker and at least every 30 seconds.",
     ]
     if options.language:
         lines.append(f"The recording is expected to be mostly in '{options.language}'.")
     if roster:
+        lines.append("Speakers: " + ", ".join(v.label for v in roster))
+        described = [v for v in roster if v.description]
+        if described:
+            lines.append(
+                "The voices of this recording (label: description):\n"
+                + "\n".join(f"- {v.label}: {v.description}" for v in described)
+            )
         lines.append(
-            "Speakers: " + ", ".join(roster) + "\n"
-            "Use exactly these speaker labels for these voices; label any other voice "
-            f"'Speaker {len(roster) + 1}', 'Speaker {len(roster) + 2}', and so on."
+            "Use exactly these speaker labels for these voices, recognising them by their "
+            "descriptions; label any other voice by its name if it says it or is addressed "
+            f"by it, otherwise 'Speaker {len(roster) + 1}', 'Speaker {len(roster) + 2}', "
+            "and so on."
         )
     if part is not None:
         index, total = part
@@ -68,6 +173,8 @@ def transcription_prompt(
         )
     if correction:
         lines.append(correction)
+    if block := render_hints(options.hints):
+        lines.append(block)
     return "\n".join(lines)
 
 
@@ -82,13 +189,46 @@ def _translation_line(target: str | None) -> str:
     )
 
 
-def roster_prompt() -> str:
+ROSTER_INSTRUCTION = (
+    "List the distinct speakers you hear in this audio, in order of first appearance. "
+    "Label each 'Speaker 1', 'Speaker 2', … unless a speaker says their name or is "
+    "clearly addressed by name, in which case use the name. Write each entry of "
+    "`speakers` as 'label: description', the description saying in a few words how the "
+    "voice sounds, the role it plays and the names it uses or is called by, so that the "
+    "voice can be recognised in other parts of the recording. Nothing else."
+)
+
+
+def roster_prompt(hints: RoomHints | None = None) -> str:
     """The first pass over a chunked recording; asks for SpeakerRoster's one field."""
+    block = render_hints(hints)
+    return ROSTER_INSTRUCTION + ("\n" + block if block else "")
+
+
+#: Opens the text-only pass that decides which new voices of different chunks are one.
+RECONCILE_INSTRUCTION = (
+    "A long recording was transcribed in parts. The voices listed under 'New voices' were "
+    "not in the recording's roster; each is given with the part it speaks in, the label "
+    "that part used, and its description. Decide which of them are the same person."
+)
+
+
+def reconcile_prompt(roster: list[RosterVoice], new: list[tuple[int, RosterVoice]]) -> str:
+    """The text-only reconciliation pass: `new` holds (part, voice) of unmatched voices."""
+    known = "\n".join(f"- {v.label}: {v.description or '(no description)'}" for v in roster)
+    listed = "\n".join(
+        f'V{i}. part {part}, "{v.label}": {v.description or "(no description)"}'
+        for i, (part, v) in enumerate(new, start=1)
+    )
     return (
-        "List the distinct speakers you hear in this audio, in order of first appearance. "
-        "Label each 'Speaker 1', 'Speaker 2', … unless a speaker says their name or is "
-        "clearly addressed by name, in which case use the name. Answer with the labels "
-        "in `speakers`, nothing else."
+        RECONCILE_INSTRUCTION
+        + "\n\nRoster:\n"
+        + (known or "(empty)")
+        + "\n\nNew voices:\n"
+        + listed
+        + "\n\nAnswer with one line per person: the V numbers of that person's "
+        "entries separated by spaces, followed by '= <roster label>' if the person is a "
+        "roster voice. Every V number appears in exactly one line. Nothing else."
     )
 
 

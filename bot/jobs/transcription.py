@@ -21,6 +21,7 @@ from bot.errors import FileAccessError, NotMediaError
 from bot.gemini.chunked import transcribe_recording
 from bot.gemini.config import Usage
 from bot.gemini.prompts import TranscribeOptions
+from bot.jobs.context import gather_context
 from bot.jobs.services import JobServices
 from bot.jobs.spec import Job
 from bot.media import pool as media_pool
@@ -51,9 +52,12 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None
         raise too_large(name, size, s.config.max_file_bytes)
     await s.replies.react(job, add=WORKING)
     settings = await s.store.get_channel_settings(job.channel_id)
+    # Hints only help: None (logged) when Slack could not be read.
+    room = await gather_context(s, job, file)
     options = TranscribeOptions(
         language=job.language or settings.language,
         translate_to=job.translate_to or settings.translate_to,
+        hints=room.hints if room else None,
     )
     cache_key = f"{job.file_id}:{options.language or ''}:{options.translate_to or ''}"
     cached = await s.store.get_cached_transcript(cache_key)
@@ -66,7 +70,9 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None
         transcript, duration_s, chunks = await _fresh_transcript(s, file, name, options)
         await s.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
     uploader = await s.replies.display_name(str(file.get("user") or job.user_id))
-    transcript = apply_speaker_names(transcript, uploader_name=uploader)
+    transcript = apply_speaker_names(
+        transcript, uploader_name=uploader, people=room.people if room else ()
+    )
     sharer = str(file.get("user") or "")
     info = ReplyInfo(
         file_name=name,

@@ -16,6 +16,12 @@ _MESSAGE_LINK = re.compile(
 # https://team.slack.com/files/U0123/F0456/name.m4a
 _FILE_LINK = re.compile(_HOST + r"/files/[UW][A-Z0-9]+/(?P<file>F[A-Z0-9]+)")
 _THREAD_TS = re.compile(r"thread_ts=(\d{10}\.\d{6})")
+# A term: "quoted words" (straight or Slack's curly quotes) or one word.
+_TERM = re.compile(r'"([^"]*)"|“([^”]*)”|(\S+)')
+
+#: A channel's vocabulary goes into every prompt: these bound its share of the hints.
+MAX_VOCABULARY_TERMS = 50
+MAX_TERM_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -28,17 +34,27 @@ class MessageLink:
 
 @dataclass(frozen=True)
 class Command:
-    action: Literal["latest", "message", "file", "help", "auto", "language", "translate", "usage"]
+    action: Literal[
+        "latest", "message", "file", "help", "auto", "language", "translate", "vocabulary", "usage"
+    ]
     value: str | bool | None = None
     message: MessageLink | None = None
     #: The host of a message or file link (`team.slack.com`), to spot other workspaces.
     link_host: str = ""
+    #: `vocabulary add|remove`: the terms given.
+    terms: tuple[str, ...] = ()
 
 
 USAGE = (
     "Usage: `/transcribe` (latest recording here) · `/transcribe <message or file link>` · "
     "`/transcribe help` · `/transcribe auto on|off` · `/transcribe language <code>|auto` · "
-    "`/transcribe translate <code>|off`"
+    "`/transcribe translate <code>|off` · `/transcribe vocabulary add|remove|list <terms>`"
+)
+VOCABULARY_USAGE = (
+    "`/transcribe vocabulary add <term> …` (quote terms of several words: "
+    '`add Kubernetes "Ana Lucía"`) · `/transcribe vocabulary remove <term>` · '
+    f"`/transcribe vocabulary list`. At most {MAX_VOCABULARY_TERMS} terms per channel, "
+    f"each up to {MAX_TERM_CHARS} characters."
 )
 
 
@@ -98,6 +114,8 @@ def parse_command(text: str) -> Command:
             f"`/transcribe {head}` takes a language code such as `en`, `de` or `pt-BR`, "
             f"or `{off}`.",
         )
+    if head == "vocabulary":
+        return parse_vocabulary(stripped[len(words[0]) :])
     link = parse_message_link(stripped)
     if link is not None:
         return Command("message", message=link, link_host=link.host)
@@ -105,6 +123,35 @@ def parse_command(text: str) -> Command:
     if file_link is not None:
         return Command("file", file_link[0], link_host=file_link[1])
     return Command("usage")
+
+
+def parse_terms(text: str) -> list[str]:
+    """`Kubernetes "Ana Lucía"` → `["Kubernetes", "Ana Lucía"]`; Slack's escapes undone."""
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    terms = [" ".join((m[1] or m[2] or m[3] or "").split()) for m in _TERM.finditer(text)]
+    return [t for t in terms if t]
+
+
+def parse_vocabulary(rest: str) -> Command:
+    """The words after `/transcribe vocabulary`."""
+    sub, _, tail = rest.strip().partition(" ")
+    sub = sub.lower()
+    terms = parse_terms(tail)
+    if sub == "list" and not terms:
+        return Command("vocabulary", "list")
+    if sub in ("add", "remove") and terms:
+        if sub == "remove" and len(terms) > 1:
+            # `remove Ana Lucía` means the two-word term, not two terms.
+            terms = [" ".join(terms)]
+        too_long = [t for t in terms if len(t) > MAX_TERM_CHARS]
+        if too_long:
+            return Command(
+                "usage",
+                f"A term may be at most {MAX_TERM_CHARS} characters; "
+                f"{len(too_long)} of those are longer.",
+            )
+        return Command("vocabulary", sub, terms=tuple(terms))
+    return Command("usage", VOCABULARY_USAGE)
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 
 from bot.jobs.spec import Job, answer_job_id, locate_job_id, transcribe_job_id
 from bot.queue.base import JobQueue
-from bot.slack.commands import Command
+from bot.slack.commands import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, Command
 from bot.slack.files import is_file_stub, media_files
+from bot.slack.text import escape_mrkdwn
 from bot.store.base import ChannelSettings, Store
 
 logger = logging.getLogger(__name__)
@@ -212,6 +213,32 @@ class Intake:
             channel_id, **{field[command.action]: command.value}
         )
 
+    async def vocabulary(self, channel_id: str, command: Command) -> str:
+        """`/transcribe vocabulary add|remove|list`: the answer to show the person."""
+        limits = f"at most {MAX_VOCABULARY_TERMS} terms, each up to {MAX_TERM_CHARS} characters"
+        if command.value == "add":
+            have = await self.store.get_vocabulary(channel_id)
+            known = {t.casefold() for t in have}
+            fresh = list(dict.fromkeys(t for t in command.terms if t.casefold() not in known))
+            room = MAX_VOCABULARY_TERMS - len(have)
+            if len(fresh) > room:
+                return (
+                    f"This channel's vocabulary has {len(have)} terms; adding {len(fresh)} "
+                    f"would pass the limit ({limits}). Remove some first."
+                )
+            terms = await self.store.add_vocabulary(channel_id, fresh)
+            return f"Added {len(fresh)}. " + _vocabulary_listing(terms, limits)
+        if command.value == "remove":
+            removed = await self.store.remove_vocabulary(channel_id, command.terms[0])
+            terms = await self.store.get_vocabulary(channel_id)
+            if removed is None:
+                return (
+                    f"`{escape_mrkdwn(command.terms[0])}` is not in this channel's vocabulary. "
+                    + (_vocabulary_listing(terms, limits))
+                )
+            return f"Removed `{escape_mrkdwn(removed)}`. " + _vocabulary_listing(terms, limits)
+        return _vocabulary_listing(await self.store.get_vocabulary(channel_id), limits)
+
     async def describe_channel(self, channel_id: str) -> str:
         s = await self.store.get_channel_settings(channel_id)
         auto = self.config.auto_transcribe if s.auto_transcribe is None else s.auto_transcribe
@@ -229,3 +256,17 @@ class Intake:
             f"Defaults for every channel: automatic transcription *{auto}*, language "
             f"*auto-detect*, translation *off*. Files from other bots are {bots}."
         )
+
+
+def _vocabulary_listing(terms: list[str], limits: str) -> str:
+    """The vocabulary as a person reads it; every term escaped (users typed them)."""
+    if not terms:
+        return (
+            "This channel has no vocabulary yet. Add names and terms Gemini should spell "
+            f'your way: `/transcribe vocabulary add Kubernetes "Ana Lucía"` ({limits}).'
+        )
+    listed = ", ".join(f"`{escape_mrkdwn(t)}`" for t in terms)
+    return (
+        f"Vocabulary here ({len(terms)} of {MAX_VOCABULARY_TERMS}; {limits}), sent to Gemini "
+        f"as spelling hints: {listed}"
+    )

@@ -1,7 +1,8 @@
 """What the pipeline remembers, behind one protocol with two backends.
 
 The embedded backend is SQLite (`bot.store.sqlite`), the scaled-out one Redis
-(`bot.store.redis`). Both keep: per-channel settings, the record of each job's
+(`bot.store.redis`). Both keep: per-channel settings and
+vocabulary, the record of each job's
 posted reply (for exactly-once posting), and transcripts by file (so the same
 file shared in several channels is sent to Gemini once, and questions in a
 transcribed thread can be answered).
@@ -50,6 +51,18 @@ class Store(Protocol):
 
     async def update_channel_settings(self, channel_id: str, **changes: object) -> ChannelSettings:
         """Set the named fields (auto_transcribe, language, translate_to); return the result."""
+
+    async def get_vocabulary(self, channel_id: str) -> list[str]:
+        """The channel's vocabulary terms, oldest first."""
+
+    async def add_vocabulary(self, channel_id: str, terms: list[str]) -> list[str]:
+        """Add terms not already there (case-insensitively); return the whole vocabulary.
+
+        Limits (count, length) are the caller's (`bot.slack.intake`).
+        """
+
+    async def remove_vocabulary(self, channel_id: str, term: str) -> str | None:
+        """Remove the term that matches `term` case-insensitively; return it, or None."""
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 

@@ -7,12 +7,15 @@ Keys (all under `scribe:`; values are strings, the client decodes them):
   lives SCRIBE_RETENTION_DAYS (refreshed when the job finishes), not as long as arq's result.
 - `scribe:channel:<channel id>` hash: auto_transcribe ("1"/"0"), language, translate_to;
   an absent field means "the app-wide default". No TTL: settings are kept until changed.
+- `scribe:vocabulary:<channel id>` hash: casefolded term → JSON `[added_at, term]`
+  (HSETNX: one spelling per term, the first); no TTL, like settings.
 - `scribe:transcript:<cache key>` hash: transcript, duration_s, created_at; TTL = retention.
 - `scribe:thread:<channel id>:<thread ts>` hash: file_id, cache_key, created_at; TTL = retention.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -44,6 +47,10 @@ def job_key(job_id: str) -> str:
 
 def channel_key(channel_id: str) -> str:
     return f"{PREFIX}channel:{channel_id}"
+
+
+def vocabulary_key(channel_id: str) -> str:
+    return f"{PREFIX}vocabulary:{channel_id}"
 
 
 def transcript_key(cache_key: str) -> str:
@@ -97,6 +104,26 @@ class RedisStore:
                     pipe.hset(key, field, str(value))
             await pipe.execute()
         return await self.get_channel_settings(channel_id)
+
+    async def get_vocabulary(self, channel_id: str) -> list[str]:
+        raw = await _hgetall(self._redis, vocabulary_key(channel_id))
+        entries = sorted(json.loads(v) for v in raw.values())
+        return [str(term) for _, term in entries]
+
+    async def add_vocabulary(self, channel_id: str, terms: list[str]) -> list[str]:
+        key, now = vocabulary_key(channel_id), time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for i, term in enumerate(terms):
+                pipe.hsetnx(key, term.casefold(), json.dumps([now + i * 1e-6, term]))
+            await pipe.execute()
+        return await self.get_vocabulary(channel_id)
+
+    async def remove_vocabulary(self, channel_id: str, term: str) -> str | None:
+        key, folded = vocabulary_key(channel_id), term.casefold()
+        raw = await self._redis.hget(key, folded)  # type: ignore[misc]
+        if raw is None or not await self._redis.hdel(key, folded):  # type: ignore[misc]
+            return None
+        return str(json.loads(raw)[1])
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         raw = await _hgetall(self._redis, job_key(job_id))

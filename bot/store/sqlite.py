@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS channel_settings (
     language TEXT,
     translate_to TEXT
 );
+CREATE TABLE IF NOT EXISTS channel_vocabulary (
+    channel_id TEXT NOT NULL,
+    folded TEXT NOT NULL,
+    term TEXT NOT NULL,
+    added_at REAL NOT NULL,
+    PRIMARY KEY (channel_id, folded)
+);
 CREATE TABLE IF NOT EXISTS transcripts (
     cache_key TEXT PRIMARY KEY,
     transcript TEXT NOT NULL,
@@ -183,6 +190,38 @@ class SqliteStore:
                 (channel_id,),
             )
         return _settings_from_row(row)
+
+    async def get_vocabulary(self, channel_id: str) -> list[str]:
+        rows = await self._db.fetchall(
+            "SELECT term FROM channel_vocabulary WHERE channel_id = ? ORDER BY added_at, term",
+            (channel_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def add_vocabulary(self, channel_id: str, terms: list[str]) -> list[str]:
+        now = time.time()
+        async with self._db.transaction() as tx:
+            for i, term in enumerate(terms):
+                await tx.execute(
+                    "INSERT OR IGNORE INTO channel_vocabulary(channel_id, folded, term, added_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (channel_id, term.casefold(), term, now + i * 1e-6),
+                )
+        return await self.get_vocabulary(channel_id)
+
+    async def remove_vocabulary(self, channel_id: str, term: str) -> str | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT term FROM channel_vocabulary WHERE channel_id = ? AND folded = ?",
+                (channel_id, term.casefold()),
+            )
+            if row is None:
+                return None
+            await tx.execute(
+                "DELETE FROM channel_vocabulary WHERE channel_id = ? AND folded = ?",
+                (channel_id, term.casefold()),
+            )
+        return str(row[0])
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._db.fetchone(

@@ -41,6 +41,18 @@ class Segment(BaseModel):
     emotion: Emotion = Field(default="neutral", description="Primary emotion of the speaker")
 
 
+class Voice(BaseModel):
+    """One voice of a recording, described so another request can recognise it."""
+
+    model_config = ANSWER_MODEL_CONFIG
+
+    label: str = Field(description="The speaker label this voice has in `segments`")
+    description: str = Field(
+        default="",
+        description="How the voice sounds, the role it plays, names it uses or is called by",
+    )
+
+
 class Transcript(BaseModel):
     """What Gemini returns for one recording (or one chunk of it)."""
 
@@ -53,6 +65,9 @@ class Transcript(BaseModel):
     )
     languages: list[str] = Field(default_factory=list, description="BCP-47 codes spoken")
     speakers: list[str] = Field(default_factory=list, description="Speaker labels, in order")
+    voices: list[Voice] = Field(
+        default_factory=list, description="Every speaker label used, with its voice described"
+    )
     segments: list[Segment]
 
 

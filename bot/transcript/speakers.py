@@ -1,4 +1,5 @@
-"""Speaker labels: one spelling per voice, the sharer's name for a lone voice, rosters.
+"""Speaker labels: one spelling per voice, the sharer's name for a lone voice, rosters,
+and names Gemini heard mapped onto the Slack people hinted to it.
 
 Gemini numbers speakers per request ("Speaker 1", "speaker_1", "SPEAKER 01"); names it
 heard are kept. Pure functions.
@@ -7,7 +8,8 @@ heard are kept. Pure functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from bot.transcript.model import Transcript
 
@@ -33,12 +35,46 @@ def unique(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-def apply_speaker_names(t: Transcript, *, uploader_name: str | None) -> Transcript:
+@dataclass(frozen=True)
+class Person:
+    """A Slack person hinted to Gemini: who a named speaker may be."""
+
+    user_id: str
+    display_name: str
+    real_name: str = ""
+
+    @property
+    def shown_name(self) -> str:
+        """What a transcript calls them: their Slack display name (plain text, no ping)."""
+        return self.display_name or self.real_name
+
+    def answers_to(self, label: str) -> bool:
+        """Whether a speaker label names this person: a whole name, or a first name."""
+        key = label.casefold()
+        for name in (self.display_name, self.real_name):
+            name = " ".join(name.split()).casefold()
+            if name and (key == name or key == name.split()[0]):
+                return True
+        return False
+
+
+def person_for(label: str, people: Sequence[Person]) -> Person | None:
+    """The one hinted person a label names; None for no match, or two people (no guess)."""
+    if not label or _GENERIC_SPEAKER.match(label) or label == _UNKNOWN_SPEAKER:
+        return None
+    found = {p.user_id: p for p in people if p.answers_to(label)}
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+def apply_speaker_names(
+    t: Transcript, *, uploader_name: str | None, people: Sequence[Person] = ()
+) -> Transcript:
     """Normalise speaker labels; a lone speaker in a clip someone uploaded is that person.
 
     With more than one speaker, names Gemini gave are kept and `Speaker N` labels keep
-    their numbers (they are already referred to in the summary). `speakers` becomes the
-    labels in order of first appearance.
+    their numbers (they are already referred to in the summary); a name that matches
+    exactly one of `people` (the hinted Slack people) becomes that person's display name.
+    `speakers` becomes the labels in order of first appearance.
     """
     labels = [normalise_label(s.speaker) for s in t.segments]
     distinct = unique(labels)
@@ -46,6 +82,10 @@ def apply_speaker_names(t: Transcript, *, uploader_name: str | None) -> Transcri
     if len(distinct) == 1 and name:
         labels = [name] * len(labels)
         distinct = [name]
+    elif people:
+        shown = {label: person_for(label, people) for label in distinct}
+        labels = [p.shown_name if (p := shown[label]) else label for label in labels]
+        distinct = unique(labels)
     segments = [
         seg.model_copy(update={"speaker": label})
         for seg, label in zip(t.segments, labels, strict=True)

@@ -32,6 +32,8 @@ from typing import Any
 import av
 from aiohttp import web
 
+from tests.emulators.gemini_voices import VoicedRecording
+
 __all__ = [
     "Blocked",
     "Continuation",
@@ -378,6 +380,9 @@ class GeminiEmulator:
         self.tokens_per_s: float | None = None
         self.inline_limit_bytes = 20 * 1024 * 1024
         self.hang_s = 0.0
+        #: Who speaks when in the recording under test: unscripted requests are answered
+        #: from it per chunk, as a listening model would (tests/emulators/gemini_voices.py).
+        self.voices: VoicedRecording | None = None
         # Answer an upload's start without X-Goog-Upload-URL (the SDK raises KeyError).
         self.omit_upload_url = False
         # Seconds between storing a finished upload and answering its last chunk: the
@@ -771,6 +776,8 @@ class GeminiEmulator:
         answer: Any = self._script.popleft() if self._script else None
         if callable(answer):
             answer = answer(request_json)
+        if answer is None and self.voices is not None:
+            answer = self.voices.answer(prompt.texts, prompt.audio_seconds, prompt.schema)
         if answer is None:
             answer = _default_answer(prompt)
         return answer

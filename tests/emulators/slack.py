@@ -183,8 +183,13 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         user: str | None = None,
         members: set[str] | None = None,
         is_ext_shared: bool = False,
+        topic: str = "",
+        purpose: str = "",
     ) -> None:
         """Add a conversation. `members` None means every user may see it.
+
+        `topic` and `purpose` are what conversations.info shows (`{value, creator,
+        last_set}`; Slack caps a topic at 250 characters and a purpose at 250).
 
         `is_ext_shared`: a Slack Connect channel, whose messages carry file stubs
         (`file_access: check_file_info`) instead of files, in events and in history alike.
@@ -201,6 +206,8 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
             "members": members,
             "is_ext_shared": is_ext_shared,
             "created": 1690000000,
+            "topic": topic[:250],
+            "purpose": purpose[:250],
         }
         self.messages.setdefault(channel_id, [])
 
@@ -278,8 +285,8 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
                 "is_ext_shared": channel["is_ext_shared"],
                 "is_member": channel["bot_is_member"],
                 "creator": "U0ALICE",
-                "topic": {"value": "", "creator": "", "last_set": 0},
-                "purpose": {"value": "", "creator": "", "last_set": 0},
+                "topic": _text_field(channel.get("topic") or ""),
+                "purpose": _text_field(channel.get("purpose") or ""),
             }
         return obj
 
@@ -486,6 +493,13 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
                 headers["Retry-After"] = str(wait)
                 raise SlackApiFailure("ratelimited", status=429)
         return await getattr(self, handler_name)(params)
+
+
+def _text_field(value: str) -> dict[str, Any]:
+    """A topic or purpose as conversations.info shows it; unset: empty value, no creator."""
+    if not value:
+        return {"value": "", "creator": "", "last_set": 0}
+    return {"value": value, "creator": "U0ALICE", "last_set": 1690000100}
 
 
 def signed_headers(secret: str, body: bytes, ts: int | None = None) -> dict[str, str]:
