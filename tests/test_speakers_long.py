@@ -109,3 +109,37 @@ async def test_no_late_voices_no_extra_request(
     assert "reconcile" not in voiced.answered
     texts = [request_text(r) for r in gemini.interaction_requests]
     assert not any("New voices:" in t for t in texts)
+
+
+def test_reconciliation_answers_map_newcomers_to_one_label_each() -> None:
+    from bot.transcript.voices import RosterVoice, assign_labels, parse_groups
+
+    roster = [RosterVoice("Ana", "low"), RosterVoice("Speaker 2", "bright")]
+    new = [
+        (3, RosterVoice("Speaker 3", "hoarse")),
+        (4, RosterVoice("Speaker 3", "hoarse")),
+        (6, RosterVoice("Speaker 3", "soft")),
+        (6, RosterVoice("Speaker 4", "hoarse")),
+        (7, RosterVoice("Speaker 3", "low")),
+    ]
+    groups = parse_groups("V1 V2 V4\nV3\n- V5 = Ana\nV9 V1\nnonsense", len(new), roster)
+    assert groups == [([0, 1, 3], ""), ([2], ""), ([4], "Ana")]
+    mapping = assign_labels(new, groups, roster)
+    assert mapping == {
+        (3, "Speaker 3"): "Speaker 3",
+        (4, "Speaker 3"): "Speaker 3",
+        (6, "Speaker 4"): "Speaker 3",
+        (6, "Speaker 3"): "Speaker 4",
+        (7, "Speaker 3"): "Ana",
+    }
+
+
+def test_an_unreadable_answer_keeps_voices_apart() -> None:
+    from bot.transcript.voices import RosterVoice, assign_labels, parse_groups
+
+    roster = [RosterVoice("Speaker 1"), RosterVoice("Speaker 2")]
+    new = [(3, RosterVoice("Speaker 3")), (6, RosterVoice("Speaker 3")), (6, RosterVoice("Bob"))]
+    mapping = assign_labels(new, parse_groups("I cannot tell.", len(new), roster), roster)
+    # No two voices share a label (one voice may keep two: the answer said nothing).
+    assert len(set(mapping.values())) == len(new)
+    assert mapping[(6, "Bob")] == "Bob"

@@ -89,3 +89,23 @@ def test_person_for(label: str, expected: str | None) -> None:
     ]
     found = person_for(label, people)
     assert (found.shown_name if found else None) == expected
+
+
+async def test_a_name_spelled_as_the_hints_spell_it_becomes_that_person(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
+) -> None:
+    from tests.emulators.gemini_voices import Voice, VoicedRecording
+
+    slack.add_user("U0ANA", name="ana", real_name="Ana Lucía Pérez", display_name="ana.l")
+    slack.add_channel(CHANNEL, name="general", members={"U0ALICE", "U0ANA"})
+    # The emulator hears "Anna Lucia"; it writes the hints' spelling when they carry it.
+    gemini.voices = VoicedRecording(
+        duration_s=12.0,
+        voices={
+            "A": Voice("calm voice; asks", name="Ana Lucía Pérez", heard_as="Anna Lucia"),
+            "B": Voice("loud voice; answers"),
+        },
+        turns=[(0.0, "A", "hello"), (4.0, "B", "hi"), (8.0, "A", "bye")],
+    )
+    text = await posted(slack, gemini, tmp_path, voice_clip)
+    assert "*ana.l*" in text and "Anna Lucia" not in text
