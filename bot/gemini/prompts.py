@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.transcript.model import format_timestamp
@@ -128,10 +129,11 @@ def transcription_prompt(
     duration_s: float,
     options: TranscribeOptions,
     *,
-    roster: list[RosterVoice] | None = None,
+    roster: Sequence[RosterVoice | str] | None = None,
     part: tuple[int, int] | None = None,
     correction: str | None = None,
 ) -> str:
+    """The transcription request's text; `roster` entries are voices or bare labels."""
     lines = [
         "Process the audio file and generate a detailed transcription.",
         "Requirements:",
@@ -152,8 +154,9 @@ def transcription_prompt(
     if options.language:
         lines.append(f"The recording is expected to be mostly in '{options.language}'.")
     if roster:
-        lines.append("Speakers: " + ", ".join(v.label for v in roster))
-        described = [v for v in roster if v.description]
+        voices = [v if isinstance(v, RosterVoice) else RosterVoice(v) for v in roster]
+        lines.append("Speakers: " + ", ".join(v.label for v in voices))
+        described = [v for v in voices if v.description]
         if described:
             lines.append(
                 "The voices of this recording (label: description):\n"
@@ -162,7 +165,7 @@ def transcription_prompt(
         lines.append(
             "Use exactly these speaker labels for these voices, recognising them by their "
             "descriptions; label any other voice by its name if it says it or is addressed "
-            f"by it, otherwise 'Speaker {len(roster) + 1}', 'Speaker {len(roster) + 2}', "
+            f"by it, otherwise 'Speaker {len(voices) + 1}', 'Speaker {len(voices) + 2}', "
             "and so on."
         )
     if part is not None:

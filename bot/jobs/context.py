@@ -20,6 +20,8 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.gemini.prompts import RoomHints
 from bot.transcript.speakers import Person
 
@@ -126,8 +128,8 @@ async def _optional(call: Any) -> dict[str, Any] | None:
     """A Slack read whose failure only costs a hint."""
     try:
         return dict((await call).data)
-    except Exception as exc:
-        logger.info("Slack read for hints failed: %s", getattr(exc, "response", exc))
+    except SlackApiError as exc:
+        logger.info("Slack read for hints failed: %s", exc.response.get("error"))
         return None
 
 
