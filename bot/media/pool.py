@@ -41,6 +41,9 @@ T = TypeVar("T")
 
 #: Loaded once by the forkserver, so that every worker forked from it starts warm.
 _PRELOAD = ["bot.media.prepare", "bot.media.split"]
+#: Workers run at a lower CPU priority: where media work and the event loop want the same
+#: core, the scheduler serves the loop (acks, posting) first; transcripts wait a little.
+WORKER_NICENESS = 10
 #: How long to wait for a killed worker to be gone before its files are removed.
 _KILL_WAIT_S = 5.0
 
@@ -72,7 +75,12 @@ class _Slot:
 
     def executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(max_workers=1, mp_context=self._context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=self._context,
+                initializer=os.nice,
+                initargs=(WORKER_NICENESS,),
+            )
         return self._executor
 
     def pids(self) -> list[int]:
