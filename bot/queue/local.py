@@ -22,6 +22,9 @@ from bot.store.sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
+#: Jobs per group-commit INSERT (5 parameters each; SQLite allows 32,766 per statement).
+_MAX_BATCH = 500
+
 #: After an unexpected error (the journal unreachable), a worker waits this long and retries.
 _ERROR_PAUSE_S = 1.0
 
@@ -54,17 +57,57 @@ class LocalQueue:
         self._stopping = False
         self._workers: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[Outcome]] = set()
+        # Submits waiting for the next group commit, and the task that writes them.
+        self._submits: list[tuple[Job, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def submit(self, job: Job) -> bool:
+        """Journal `job` (False: it was already there); committed before this returns.
+
+        Group commit: submits that arrive while a write is in flight (a burst) wait for
+        the next one, and go into the journal together as one INSERT.
+        """
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._submits.append((job, waiter))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_submits())
+        return await waiter
+
+    async def _write_submits(self) -> None:
+        try:
+            while self._submits:
+                batch = self._submits[:_MAX_BATCH]
+                del self._submits[:_MAX_BATCH]
+                try:
+                    created = await self._insert(batch)
+                except Exception as exc:
+                    for _job, waiter in batch:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                seen: set[str] = set()
+                for job, waiter in batch:
+                    new = job.id in created and job.id not in seen
+                    seen.add(job.id)
+                    if not waiter.done():  # its caller may have been cancelled
+                        waiter.set_result(new)
+                if created:
+                    self._wake.set()
+        finally:
+            self._writer = None
+
+    async def _insert(self, batch: list[tuple[Job, asyncio.Future[bool]]]) -> set[str]:
+        """One statement (so one transaction) for the batch; the ids it created."""
         now = time.time()
-        created = await self._db.execute(
-            "INSERT OR IGNORE INTO jobs(id, spec, channel_id, state, created_at, updated_at) "
-            "VALUES (?, ?, ?, 'queued', ?, ?)",
-            (job.id, dumps(job), job.channel_id, job.created_at, now),
-        )
-        if created:
-            self._wake.set()
-        return created == 1
+        params: list[object] = []
+        for job, _waiter in batch:
+            params += [job.id, dumps(job), job.channel_id, job.created_at, now]
+        # Only placeholders are joined into the SQL; every value is a bound parameter.
+        values = ", ".join(["(?, ?, ?, 'queued', ?, ?)"] * len(batch))
+        columns = "jobs(id, spec, channel_id, state, created_at, updated_at)"
+        sql = f"INSERT OR IGNORE INTO {columns} VALUES {values} RETURNING id"  # noqa: S608
+        rows = await self._db.fetchall(sql, params)
+        return {str(row[0]) for row in rows}
 
     async def resubmit(self, job: Job) -> bool:
         async with self._db.transaction() as tx:
