@@ -109,3 +109,22 @@ async def test_a_name_spelled_as_the_hints_spell_it_becomes_that_person(
     )
     text = await posted(slack, gemini, tmp_path, voice_clip)
     assert "*ana.l*" in text and "Anna Lucia" not in text
+
+
+async def test_voice_descriptions_are_not_kept_with_the_transcript(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
+) -> None:
+    from tests.emulators.gemini_voices import Voice, VoicedRecording
+
+    gemini.voices = VoicedRecording(
+        duration_s=12.0,
+        voices={"A": Voice("husky voice; asks"), "B": Voice("loud voice; answers")},
+        turns=[(0.0, "A", "hello"), (4.0, "B", "hi")],
+    )
+    async with running(slack, gemini, tmp_path) as srv:
+        _, event = share(slack, voice_clip)
+        assert (await slack.send_event(srv.events_url, event)).status == 200
+        await wait_for(lambda: transcripts(slack, CHANNEL, event["ts"]), timeout=30)
+        await settle(srv)
+        linked = await srv.runtime.store.thread_transcript(CHANNEL, event["ts"])
+    assert linked is not None and "husky" not in linked.transcript_json

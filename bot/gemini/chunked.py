@@ -94,7 +94,9 @@ async def transcribe_recording(
         count = plan_chunk_count(audio.duration_s, concurrency)
         return await _chunked(gemini, audio, workdir, options, usage, count=count)
     try:
-        return await transcribe_piece(gemini, audio, options, usage), 1
+        single = await transcribe_piece(gemini, audio, options, usage)
+        # Voice descriptions are for labelling chunks, not for keeping or exporting.
+        return single.model_copy(update={"voices": []}), 1
     except TruncatedAnswerError:
         if audio.duration_s < 2 * MIN_SPLIT_S:
             raise
