@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +156,37 @@ def test_render_hints_never_passes_its_budget(budget: int) -> None:
     assert estimate_tokens(block) <= budget
     assert render_hints(RoomHints()) == ""
     assert render_hints(None) == ""
+
+
+class _NoVocabulary:
+    async def get_vocabulary(self, channel_id: str) -> list[str]:
+        return []
+
+
+async def test_a_burst_reads_each_channel_once_and_stays_within_the_hints_share(
+    slack: SlackEmulator,
+) -> None:
+    from types import SimpleNamespace
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.jobs.context import HINT_CALLS_PER_MINUTE, gather_context
+    from bot.jobs.spec import Job
+
+    add_people(slack, 20)
+    services: Any = SimpleNamespace(
+        slack=AsyncWebClient(token=slack.bot_token, base_url=slack.api_url),
+        store=_NoVocabulary(),
+    )
+    started = time.monotonic()
+    for i in range(40):
+        message = slack.post_user_message(CHANNEL, text=f"clip {i}")
+        job = Job(id=f"t:{CHANNEL}:F{i}", channel_id=CHANNEL, message_ts=message["ts"])
+        room = await gather_context(services, job, {"user": "U0ALICE"})
+        assert room is not None and room.hints.channel_name == "general"
+    assert time.monotonic() - started < 10  # no job waited out a rate limit
+    assert len(slack.calls_to("conversations.info")) == 1  # cached per channel
+    assert len(slack.calls_to("conversations.members")) == 1
+    replies = len(slack.calls_to("conversations.replies"))
+    assert replies == HINT_CALLS_PER_MINUTE["conversations.replies"] < 40
+    assert len(slack.calls_to("users.info")) == 22  # each member once: 20, Alice, the bot
