@@ -13,8 +13,11 @@ Method
 - Done = every clip's thread has a bot reply. Duplicates = replies beyond one per
   thread; lost = clips with none after the deadline. Gemini answers after a fixed
   GEMINI_LATENCY_S; the emulator records the highest number of requests in flight.
+- `--bare`: first the same burst (same events, same sender, same run) goes to a bare Bolt
+  `AsyncApp` child process that only acks (bench/steady.py's), the floor; the p99 ratio
+  of slack-scribe to it is printed.
 
-Usage: python bench/burst.py [N] [--concurrency K]
+Usage: python bench/burst.py [N] [--concurrency K] [--bare]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.steady import wait_ready  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
@@ -46,7 +50,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(n: int, concurrency: int) -> dict[str, float]:
+async def run(n: int, concurrency: int, compare_bare: bool = False) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="scribe-burst-"))
     clip = make_audio(work / "clip.m4a", duration_s=5.0)
     slack = SlackEmulator()
@@ -88,39 +92,69 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
             f = slack.add_file(data, name=f"clip-{i}.m4a")
             clips.append((channel, slack.post_user_message(channel, files=[f]), f))
 
-        sem = asyncio.Semaphore(200)
-        latencies: list[float] = []
-        statuses: list[int] = []
+        async def burst(events_url: str) -> tuple[list[float], list[int]]:
+            """Every clip's two events at once (200 in flight), then 10 % retried."""
+            sem = asyncio.Semaphore(200)
+            latencies: list[float] = []
+            statuses: list[int] = []
 
-        async def send(coro_factory):  # type: ignore[no-untyped-def]
-            async with sem:
-                sent = await coro_factory()
-                latencies.append(sent.elapsed_s)
-                statuses.append(sent.status)
-                return sent
+            async def send(coro_factory):  # type: ignore[no-untyped-def]
+                async with sem:
+                    sent = await coro_factory()
+                    latencies.append(sent.elapsed_s)
+                    statuses.append(sent.status)
+                    return sent
 
+            # Bolt's first request looks up the token (auth.test) and caches it: one
+            # plain message first, so that 200 requests at once do not all ask.
+            await slack.send_event(events_url, slack.post_user_message(channels[0], text="hi"))
+            first = await asyncio.gather(
+                *[send(lambda e=e: slack.send_event(events_url, e)) for _, e, _ in clips]
+            )
+            await asyncio.gather(
+                *[
+                    send(
+                        lambda c=c, f=f: slack.send_event(
+                            events_url, slack.file_shared_event(f, channel=c)
+                        )
+                    )
+                    for c, _, f in clips
+                ],
+                *[
+                    send(
+                        lambda e=e, s=s: slack.send_event(
+                            events_url, e, event_id=s.event_id, retry_num=1
+                        )
+                    )
+                    for (_, e, _), s in list(zip(clips, first, strict=True))[::10]
+                ],
+            )
+            return latencies, statuses
+
+        bare_latencies: list[float] = []
+        if compare_bare:
+            # The floor: a bare Bolt app that only acks, same events, same sender, same run.
+            bare_port = free_port()
+            bare = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "steady.py"),
+                    "--bare",
+                    str(bare_port),
+                    slack.signing_secret,
+                    slack.bot_token,
+                    slack.api_url,
+                ]
+            )
+            try:
+                bare_url = f"http://127.0.0.1:{bare_port}/slack/events"
+                await wait_ready(bare_url, bare)
+                bare_latencies, _ = await burst(bare_url)
+            finally:
+                bare.terminate()
+                bare.wait(timeout=30)
         started = time.perf_counter()
-        first = await asyncio.gather(
-            *[send(lambda e=e: slack.send_event(url + "/slack/events", e)) for _, e, _ in clips]
-        )
-        await asyncio.gather(
-            *[
-                send(
-                    lambda c=c, f=f: slack.send_event(
-                        url + "/slack/events", slack.file_shared_event(f, channel=c)
-                    )
-                )
-                for c, _, f in clips
-            ],
-            *[
-                send(
-                    lambda e=e, s=s: slack.send_event(
-                        url + "/slack/events", e, event_id=s.event_id, retry_num=1
-                    )
-                )
-                for (_, e, _), s in list(zip(clips, first, strict=True))[::10]
-            ],
-        )
+        latencies, statuses = await burst(url + "/slack/events")
         deadline = time.perf_counter() + 600
         while time.perf_counter() < deadline:
             if all(slack.bot_replies(c, e["ts"]) for c, e, _ in clips):
@@ -140,6 +174,16 @@ async def run(n: int, concurrency: int) -> dict[str, float]:
             "replies": sum(1 for r in replies if r),
             "duplicates": sum(r - 1 for r in replies if r > 1),
             "lost": sum(1 for r in replies if r == 0),
+            **(
+                {
+                    "bare_bolt_ack_p50_ms": statistics.median(bare_latencies) * 1000,
+                    "bare_bolt_ack_p99_ms": _pct(bare_latencies, 0.99) * 1000,
+                    "bare_bolt_ack_max_ms": max(bare_latencies) * 1000,
+                    "ack_p99_ratio_to_bare": _pct(latencies, 0.99) / _pct(bare_latencies, 0.99),
+                }
+                if bare_latencies
+                else {}
+            ),
             "max_concurrent_gemini": gemini.max_concurrent_interactions,
             "gemini_requests": len(gemini.interaction_requests),
         }
@@ -154,8 +198,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--bare", action="store_true", help="also send the burst to a bare Bolt app (the floor)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(run(args.n, args.concurrency))
+    result = asyncio.run(run(args.n, args.concurrency, args.bare))
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(

@@ -1,22 +1,25 @@
 """The ack path: the journal write before the ack stays, and costs as little as it can.
 
 Concurrent submits (a burst) share one INSERT, committed before any of them returns;
-plain channel messages are acked without touching the journal at all.
+plain channel messages are acked without touching the journal at all; jobs start once a
+burst of events is over, so that their work on the event loop does not delay its acks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.jobs.spec import Job
+from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
 from bot.store.sqlite import SqliteDatabase
-from tests.conftest import Server, settle
+from tests.conftest import Server, settle, wait_for
 from tests.emulators.slack import SlackEmulator
 
 CHANNEL = "C0GENERAL"
@@ -98,3 +101,25 @@ async def test_plain_channel_messages_are_acked_without_touching_the_journal(
     # The idle workers poll for work (a claim, no rows); no event wrote anything.
     assert [s for s in journal if s.lstrip().upper().startswith("INSERT")] == []
     await db._conn.set_trace_callback(None)
+
+
+async def test_jobs_start_once_a_burst_of_events_is_over(db: SqliteDatabase) -> None:
+    """A job's first steps run on the event loop: they wait until the acks are done."""
+    started: list[float] = []
+
+    async def handler(j: Job, attempt: int) -> Outcome:
+        started.append(time.monotonic())
+        return "done"
+
+    queue = LocalQueue(db, concurrency=2)
+    await queue.start(handler)
+    try:
+        first = time.monotonic()
+        for n in range(15):  # an event every 10 ms for 150 ms
+            await queue.submit(job(n))
+            await asyncio.sleep(0.01)
+        last = time.monotonic()
+        await wait_for(lambda: len(started) == 15)
+    finally:
+        await queue.shutdown(1.0)
+    assert min(started) >= last - 0.005, (min(started) - first, last - first)

@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 #: Jobs per group-commit INSERT (5 parameters each; SQLite allows 32,766 per statement).
 _MAX_BATCH = 500
 
+#: Acks first: a worker starts a job only once no event has been journaled for QUIET_S
+#: (a burst is over), or after MAX_DEFER_S at most. A job's first steps (Slack calls, the
+#: Gemini SDK's request building) run on the event loop and would delay the burst's acks.
+_QUIET_S = 0.025
+_MAX_DEFER_S = 0.5
+
 #: After an unexpected error (the journal unreachable), a worker waits this long and retries.
 _ERROR_PAUSE_S = 1.0
 
@@ -60,6 +66,7 @@ class LocalQueue:
         # Submits waiting for the next group commit, and the task that writes them.
         self._submits: list[tuple[Job, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._last_submit = 0.0
 
     async def submit(self, job: Job) -> bool:
         """Journal `job` (False: it was already there); committed before this returns.
@@ -67,6 +74,7 @@ class LocalQueue:
         Group commit: submits that arrive while a write is in flight (a burst) wait for
         the next one, and go into the journal together as one INSERT.
         """
+        self._last_submit = time.monotonic()
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._submits.append((job, waiter))
         if self._writer is None:
@@ -188,6 +196,7 @@ class LocalQueue:
                 await asyncio.sleep(_ERROR_PAUSE_S)
 
     async def _work_once(self, handler: JobHandler) -> None:
+        await self._after_the_burst()
         claimed = await self._claim()
         if claimed is None:
             self._wake.clear()
@@ -212,6 +221,15 @@ class LocalQueue:
         finally:
             self._running.discard(task)
         await self._finish(job.id, outcome)
+
+    async def _after_the_burst(self) -> None:
+        deadline = time.monotonic() + _MAX_DEFER_S
+        while not self._stopping:
+            quiet_at = self._last_submit + _QUIET_S
+            now = time.monotonic()
+            if now >= quiet_at or now >= deadline:
+                return
+            await asyncio.sleep(min(quiet_at, deadline) - now)
 
     async def shutdown(self, grace_s: float) -> None:
         self._stopping = True
