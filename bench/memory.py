@@ -9,6 +9,8 @@ Method
   health-check key (worker); it is then left alone for SETTLE_S and its VmRSS read.
 - Then one 12-second clip is transcribed through the role that runs jobs (serve on SQLite;
   in Redis mode the web instance enqueues and the worker runs it) and VmRSS read again.
+- Media work runs in processes below the role (bot/media/pool.py: a forkserver and its
+  workers): their total PSS (shared pages counted once) and their number are read too.
 - `--compare DIR` runs the same roles from another checkout (e.g. a `git worktree` of an
   older commit) in the same run, alternating, so the two trees are measured side by side.
   Each figure is the median of ROUNDS fresh processes.
@@ -42,6 +44,38 @@ from tests.redis_fixtures import RedisServer  # noqa: E402
 SETTLE_S = 2.0
 ROUNDS = 3
 HEALTH_KEY = "scribe:queue:health-check"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the media pool's forkserver and its workers)."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        children.setdefault(int(fields["PPid"]), []).append(int(status.parent.name))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def pss_mb(pids: list[int]) -> float:
+    """Proportional set size: pages shared between forked processes counted once overall."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def rss_mb(pid: int) -> float:
@@ -117,6 +151,9 @@ async def measure(tree: Path, slack, gemini, redis: RedisServer, clip: bytes) ->
         out["serve (SQLite), idle"] = rss_mb(serve.proc.pid)
         await transcribe_one(slack, serve.url, clip)
         out["serve (SQLite), after one job"] = rss_mb(serve.proc.pid)
+        media = descendants(serve.proc.pid)
+        out["serve (SQLite): its media processes, PSS total"] = pss_mb(media)
+        out["serve (SQLite): its media processes, count"] = len(media)
     finally:
         serve.stop()
     # Redis mode: the web instance and a worker.
@@ -131,6 +168,9 @@ async def measure(tree: Path, slack, gemini, redis: RedisServer, clip: bytes) ->
         await transcribe_one(slack, web.url, clip)
         out["serve (Redis, web only), after one job"] = rss_mb(web.proc.pid)
         out["worker (Redis), after one job"] = rss_mb(worker.proc.pid)
+        media = descendants(worker.proc.pid)
+        out["worker (Redis): its media processes, PSS total"] = pss_mb(media)
+        out["worker (Redis): its media processes, count"] = len(media)
     finally:
         web.stop()
         worker.stop()
@@ -162,7 +202,10 @@ async def main(compare: Path | None) -> None:
     print("|---" * (len(names) + 1 + (1 if compare else 0)) + "|")
     for row in rows:
         medians = [statistics.median(r[row] for r in results[n]) for n in names]
-        ratio = f" | {medians[0] / medians[1]:.2f} |" if compare else " |"
+        if not compare:
+            ratio = " |"
+        else:
+            ratio = f" | {medians[0] / medians[1]:.2f} |" if medians[1] else " | — |"
         print(f"| {row} | " + " | ".join(f"{m:.0f}" for m in medians) + ratio)
 
 
