@@ -7,8 +7,11 @@ the job's files are gone. A cancelled job (its budget) stops the work in the wor
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from tests.emulators.slack import SlackEmulator
 from tests.media_factory import make_audio
 
 CHANNEL = "C0GENERAL"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def long_wav(tmp_path: Path) -> bytes:
@@ -145,3 +149,39 @@ async def test_the_pool_runs_at_most_scribe_media_workers_processes(
         assert sorted(pool.worker_pids()) == sorted(pids)
     finally:
         await server.runner.cleanup()
+
+
+def test_media_workers_exit_when_the_serving_process_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the process that owns the pool leaves no media process behind."""
+    script = (
+        "import asyncio, json, os, signal\n"
+        "from bot.media.pool import MediaPool\n"
+        "async def main():\n"
+        "    pool = MediaPool(2)\n"
+        "    await pool.start()\n"
+        "    print(json.dumps(pool.worker_pids()), flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    path = tmp_path / "owner.py"
+    path.write_text(script)
+    # Output to a file: an orphaned worker would hold a pipe open.
+    with (tmp_path / "out").open("w") as out:
+        done = subprocess.run(
+            [sys.executable, str(path)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pids = json.loads((tmp_path / "out").read_text())
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids):
+        assert time.monotonic() < deadline, f"media workers {pids} outlived their owner"
+        time.sleep(0.1)

@@ -24,6 +24,8 @@ import contextvars
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,6 +46,8 @@ _PRELOAD = ["bot.media.prepare", "bot.media.split"]
 #: Workers run at a lower CPU priority: where media work and the event loop want the same
 #: core, the scheduler serves the loop (acks, posting) first; transcripts wait a little.
 WORKER_NICENESS = 10
+#: A worker checks this often that the process owning the pool is alive (see _start_worker).
+_OWNER_CHECK_S = 1.0
 #: How long to wait for a killed worker to be gone before its files are removed.
 _KILL_WAIT_S = 5.0
 
@@ -78,8 +82,8 @@ class _Slot:
             self._executor = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=self._context,
-                initializer=os.nice,
-                initargs=(WORKER_NICENESS,),
+                initializer=_start_worker,
+                initargs=(WORKER_NICENESS, os.getpid()),
             )
         return self._executor
 
@@ -216,6 +220,29 @@ async def split_audio(
 
 
 # --- what runs in the workers (module-level, so they pickle by name) ----------------------
+
+
+def _start_worker(niceness: int, owner: int) -> None:
+    """Lower the worker's priority, and end it when the owner dies.
+
+    A worker of a `kill -9`ed owner would otherwise wait forever on its task queue (it
+    holds both ends), and keep the forkserver alive with it.
+    """
+    os.nice(niceness)
+    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    status = Path(f"/proc/{owner}/stat")
+    while True:
+        time.sleep(_OWNER_CHECK_S)
+        try:
+            # The state follows the command name in parentheses; Z: dead, not yet reaped.
+            gone = status.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except (OSError, IndexError):
+            gone = True
+        if gone:
+            os._exit(1)
 
 
 def _prepare_audio(src: Path, workdir: Path, max_minutes: float) -> PreparedAudio:
