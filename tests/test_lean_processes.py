@@ -6,6 +6,7 @@ instance in Redis mode never needs them at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -36,3 +37,14 @@ def test_the_transcriber_loads_the_sdk_on_its_first_request_only() -> None:
     assert loaded_after(statement) == []
     built = statement + "; import asyncio; asyncio.run(t._get())"
     assert "google.genai" in loaded_after(built)
+
+
+async def test_concurrent_first_requests_build_one_client() -> None:
+    from bot.gemini.config import GeminiConfig
+    from bot.gemini.lazy import LazyGeminiTranscriber
+
+    lazy = LazyGeminiTranscriber(GeminiConfig(api_key="k", model="m"), concurrency=1)
+    first, second = await asyncio.gather(lazy._get(), lazy._get())
+    assert first is second
+    assert len(lazy._closers) == 1
+    await lazy.aclose()

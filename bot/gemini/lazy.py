@@ -25,6 +25,7 @@ class LazyGeminiTranscriber:
         self._config = config
         self._concurrency = concurrency
         self._built: GeminiTranscriber | None = None
+        self._building = asyncio.Lock()
         self._closers: list[Any] = []
 
     @property
@@ -33,16 +34,20 @@ class LazyGeminiTranscriber:
 
     async def _get(self) -> GeminiTranscriber:
         if self._built is None:
-            # The SDK (~45 MB, ~0.5 s of imports) loads in a thread: done on the event
-            # loop it would hold every Slack ack waiting behind it.
-            gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini.client")
-            if self._built is None:  # another request may have built it meanwhile
-                client = gemini.build_client(self._config)
-                self._closers.append(client.aio.aclose)
-                self._built = gemini.GeminiTranscriber(
-                    client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
-                )
+            async with self._building:  # one client, however many requests come first
+                if self._built is None:
+                    self._built = await self._build()
         return self._built
+
+    async def _build(self) -> GeminiTranscriber:
+        # The SDK (~45 MB, ~0.5 s of imports) loads, and its client (SSL contexts, ~0.15 s)
+        # is built, in a thread: on the event loop they would hold every Slack ack.
+        gemini = await asyncio.to_thread(importlib.import_module, "bot.gemini.client")
+        client = await asyncio.to_thread(gemini.build_client, self._config)
+        self._closers.append(client.aio.aclose)
+        return gemini.GeminiTranscriber(  # type: ignore[no-any-return]
+            client, self._config, concurrency=asyncio.Semaphore(self._concurrency)
+        )
 
     async def transcribe(
         self, audio: PreparedAudio, prompt: str, usage: Usage | None = None
