@@ -22,8 +22,9 @@ from bot.store.sqlite import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
-#: Jobs per group-commit INSERT (5 parameters each; SQLite allows 32,766 per statement).
-_MAX_BATCH = 500
+#: Jobs per group-commit INSERT: 5 parameters each, so 750 per statement, within the 999
+#: that SQLite builds before 3.32 allow (newer ones allow 32,766).
+_MAX_BATCH = 150
 
 #: Acks first: a worker starts a job only once no event has been journaled for QUIET_S
 #: (a burst is over), or after MAX_DEFER_S at most. A job's first steps (Slack calls, the
