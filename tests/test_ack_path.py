@@ -115,9 +115,9 @@ async def test_jobs_start_once_a_burst_of_events_is_over(db: SqliteDatabase) -> 
     await queue.start(handler)
     try:
         first = time.monotonic()
-        for n in range(15):  # an event every 10 ms for 150 ms
+        for n in range(15):  # an event every ~2 ms: well inside the 25 ms quiet window
             await queue.submit(job(n))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
         last = time.monotonic()
         await wait_for(lambda: len(started) == 15)
     finally:
