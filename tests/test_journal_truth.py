@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -133,3 +135,53 @@ async def test_healthz_fails_when_a_worker_has_died(server: Server) -> None:
             assert resp.status == 503
     assert body["reason"].startswith("queue: ")
     assert "worker" in body["reason"]
+
+
+async def test_a_probe_cancelled_while_the_database_is_locked_leaves_no_transaction_open(
+    db: SqliteDatabase, tmp_path: Path
+) -> None:
+    """/healthz gives up after 8 s; the BEGIN it sent still runs on aiosqlite's thread."""
+    path = tmp_path / "journal.db"
+    blocker = sqlite3.connect(path, isolation_level=None)  # another process holds the lock
+    blocker.execute("BEGIN IMMEDIATE")
+    probe = asyncio.create_task(SqliteStore(db).ping())
+    await asyncio.sleep(0.2)  # the probe's BEGIN waits out SQLite's busy timeout
+    probe.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await probe
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    assert await LocalQueue(db, concurrency=1).submit(_job(1))
+    other = sqlite3.connect(path)
+    try:
+        committed = other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        other.close()
+    assert committed == 1, "the acknowledged submit is inside a transaction nobody commits"
+    async with db.transaction() as tx:  # and the connection still takes transactions
+        await tx.execute("UPDATE jobs SET state = 'queued'")
+
+
+async def test_a_transaction_cancelled_in_its_begin_is_rolled_back(
+    db: SqliteDatabase, tmp_path: Path
+) -> None:
+    path = tmp_path / "journal.db"
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    store = SqliteStore(db)
+    change = asyncio.create_task(store.update_channel_settings("C1", language="de"))
+    await asyncio.sleep(0.2)
+    change.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await change
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+    assert await LocalQueue(db, concurrency=1).submit(_job(2))
+    other = sqlite3.connect(path)
+    try:
+        committed = other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+    finally:
+        other.close()
+    assert committed == 1

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -68,6 +68,7 @@ _SETTING_COLUMNS = ("auto_transcribe", "language", "translate_to")
 
 Params = Sequence[Any] | Mapping[str, Any]
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 
 class SqliteDatabase:
@@ -96,43 +97,80 @@ class SqliteDatabase:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement in its own (autocommit) transaction; returns the rows it changed."""
-        async with self._lock:
-            cur = await self._conn.execute(sql, params)
-            count = cur.rowcount
-            await cur.close()
-            return count
+        return await self._exclusive(lambda conn: _rowcount(conn, sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else tuple(row)
+        return await self._exclusive(lambda conn: _fetchone(conn, sql, params))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._lock, self._conn.execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return [tuple(r) for r in rows]
+        return await self._exclusive(lambda conn: _fetchall(conn, sql, params))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """Several statements as one: committed together, or rolled back on an error."""
+        """Several statements as one: committed together, or rolled back on any error.
+
+        Cancellation included: a statement already handed to aiosqlite runs anyway, so
+        each one is awaited to its end before the lock is let go, and a transaction that
+        is open after a failure (its BEGIN ran although its caller gave up) is rolled back.
+        """
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await _shielded(self._conn.execute("BEGIN IMMEDIATE"))
                 yield Transaction(self._conn)
             except BaseException:
-                await self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    await _shielded(self._conn.execute("ROLLBACK"))
                 raise
-            await self._conn.execute("COMMIT")
+            await _shielded(self._conn.execute("COMMIT"))
 
     async def probe_write(self) -> None:
         """Raise unless the database grants the write lock; changes nothing."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            await self._conn.execute("ROLLBACK")
+
+        async def probe(conn: aiosqlite.Connection) -> None:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+
+        await self._exclusive(probe)
+
+    async def _exclusive(self, op: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run `op` under the lock and to its end, even when the caller is cancelled.
+
+        aiosqlite runs a statement it was handed whether or not anyone still waits for
+        it; letting the lock go before it has run would let its effects (an open
+        transaction above all) mix with the next owner's statements.
+        """
+
+        async def run() -> T:
+            async with self._lock:
+                return await op(self._conn)
+
+        return await asyncio.shield(run())
 
     async def close(self) -> None:
         async with self._lock:
             await self._conn.close()
+
+
+async def _rowcount(conn: aiosqlite.Connection, sql: str, params: Params) -> int:
+    cur = await conn.execute(sql, params)
+    count = cur.rowcount
+    await cur.close()
+    return count
+
+
+async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Params) -> Row | None:
+    async with conn.execute(sql, params) as cur:
+        row = await cur.fetchone()
+    return None if row is None else tuple(row)
+
+
+async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
+    async with conn.execute(sql, params) as cur:
+        rows = await cur.fetchall()
+    return [tuple(r) for r in rows]
 
 
 class Transaction:
@@ -142,15 +180,20 @@ class Transaction:
         self._conn = conn
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        cur = await self._conn.execute(sql, params)
-        count = cur.rowcount
-        await cur.close()
-        return count
+        return await _shielded(_rowcount(self._conn, sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else tuple(row)
+        return await _shielded(_fetchone(self._conn, sql, params))
+
+
+async def _shielded(op: Awaitable[T]) -> T:
+    """Await a statement; if cancelled meanwhile, still wait for it to finish, then re-raise."""
+    task = asyncio.ensure_future(op)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
 
 
 class SqliteStore:
