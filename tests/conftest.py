@@ -13,7 +13,9 @@ import pytest
 from aiohttp import web
 
 from bot.app import Runtime
+from bot.jobs.transcriber import Transcriber
 from bot.settings import Settings
+from bot.store.sqlite import SqliteDatabase
 from bot.web import build_web_app
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
@@ -94,8 +96,9 @@ class Server:
     runner: web.AppRunner
 
 
-async def start_server(settings: Settings) -> Server:
-    runtime = await Runtime.create(settings)
+async def start_server(settings: Settings, *, transcriber: Transcriber | None = None) -> Server:
+    """A live HTTP server on the runtime `settings` build (`transcriber` replaces Gemini)."""
+    runtime = await Runtime.create(settings, transcriber=transcriber)
     runner = web.AppRunner(build_web_app(runtime), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -140,6 +143,20 @@ async def settle(server: Server, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("jobs did not finish in time")
         await asyncio.sleep(0.05)
+
+
+#: The journal file of the `db` fixture (tests open it beside the app, as another process).
+JOURNAL = "journal.db"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    """The embedded journal on a real SQLite file, closed after the test."""
+    database = await SqliteDatabase.open(tmp_path / JOURNAL)
+    try:
+        yield database
+    finally:
+        await database.close()
 
 
 @pytest.fixture

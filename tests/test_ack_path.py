@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,19 +18,10 @@ from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
 from bot.store.sqlite import SqliteDatabase
-from tests.conftest import Server, settle, wait_for
+from tests.conftest import JOURNAL, Server, settle, wait_for
 from tests.emulators.slack import SlackEmulator
 
 CHANNEL = "C0GENERAL"
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = await SqliteDatabase.open(tmp_path / "q.db")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def trace(db: SqliteDatabase) -> list[str]:
@@ -56,7 +46,7 @@ async def test_a_burst_of_submits_is_one_insert_committed_before_any_returns(
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
     assert 1 <= len(inserts) <= 3, len(inserts)
     # Committed: another connection sees every job as soon as the submits returned.
-    other = sqlite3.connect(tmp_path / "q.db")
+    other = sqlite3.connect(tmp_path / JOURNAL)
     try:
         count = other.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
     finally:

@@ -12,26 +12,17 @@ import collections
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-import pytest
 
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
 from bot.store.sqlite import SqliteDatabase, SqliteStore
-from tests.conftest import Server, wait_for
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = await SqliteDatabase.open(tmp_path / "journal.db")
-    try:
-        yield database
-    finally:
-        await database.close()
+from tests.conftest import JOURNAL, Server, wait_for
 
 
 def _job(n: int) -> Job:
@@ -137,28 +128,35 @@ async def test_healthz_fails_when_a_worker_has_died(server: Server) -> None:
     assert "worker" in body["reason"]
 
 
+async def cancelled_while_locked(path: Path, work: Coroutine[Any, Any, object]) -> None:
+    """Start `work` while another process holds the write lock, and give up on it."""
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    task = asyncio.create_task(work)
+    await asyncio.sleep(0.2)  # its BEGIN waits out SQLite's busy timeout
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    blocker.execute("ROLLBACK")
+    blocker.close()
+
+
+def committed_jobs(path: Path) -> int:
+    """Jobs another connection sees: only what was committed."""
+    other = sqlite3.connect(path)
+    try:
+        return int(other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    finally:
+        other.close()
+
+
 async def test_a_probe_cancelled_while_the_database_is_locked_leaves_no_transaction_open(
     db: SqliteDatabase, tmp_path: Path
 ) -> None:
     """/healthz gives up after 8 s; the BEGIN it sent still runs on aiosqlite's thread."""
-    path = tmp_path / "journal.db"
-    blocker = sqlite3.connect(path, isolation_level=None)  # another process holds the lock
-    blocker.execute("BEGIN IMMEDIATE")
-    probe = asyncio.create_task(SqliteStore(db).ping())
-    await asyncio.sleep(0.2)  # the probe's BEGIN waits out SQLite's busy timeout
-    probe.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await probe
-    blocker.execute("ROLLBACK")
-    blocker.close()
-
+    await cancelled_while_locked(tmp_path / JOURNAL, SqliteStore(db).ping())
     assert await LocalQueue(db, concurrency=1).submit(_job(1))
-    other = sqlite3.connect(path)
-    try:
-        committed = other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    finally:
-        other.close()
-    assert committed == 1, "the acknowledged submit is inside a transaction nobody commits"
+    assert committed_jobs(tmp_path / JOURNAL) == 1, "the acknowledged submit is uncommitted"
     async with db.transaction() as tx:  # and the connection still takes transactions
         await tx.execute("UPDATE jobs SET state = 'queued'")
 
@@ -166,22 +164,7 @@ async def test_a_probe_cancelled_while_the_database_is_locked_leaves_no_transact
 async def test_a_transaction_cancelled_in_its_begin_is_rolled_back(
     db: SqliteDatabase, tmp_path: Path
 ) -> None:
-    path = tmp_path / "journal.db"
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    store = SqliteStore(db)
-    change = asyncio.create_task(store.update_channel_settings("C1", language="de"))
-    await asyncio.sleep(0.2)
-    change.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await change
-    blocker.execute("ROLLBACK")
-    blocker.close()
-
+    change = SqliteStore(db).update_channel_settings("C1", language="de")
+    await cancelled_while_locked(tmp_path / JOURNAL, change)
     assert await LocalQueue(db, concurrency=1).submit(_job(2))
-    other = sqlite3.connect(path)
-    try:
-        committed = other.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
-    finally:
-        other.close()
-    assert committed == 1
+    assert committed_jobs(tmp_path / JOURNAL) == 1

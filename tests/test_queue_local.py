@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
 from bot.store.sqlite import SqliteDatabase, SqliteStore
 from tests.conftest import wait_for
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
-    database = await SqliteDatabase.open(tmp_path / "q.db")
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def job(channel: str, n: int) -> Job:
