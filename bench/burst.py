@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,7 @@ from bench.steady import wait_ready  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
-from tests.processes import free_port, wait_healthy  # noqa: E402
+from tests.processes import app_env, free_port, wait_healthy  # noqa: E402
 
 CHANNELS = 50
 GEMINI_LATENCY_S = 0.2
@@ -62,21 +61,13 @@ async def run(n: int, concurrency: int, compare_bare: bool = False) -> dict[str,
     for c in channels:
         slack.add_channel(c)
     port = free_port()
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "GEMINI_", "SCRIBE_"))
-        },
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(work / "scribe.db"),
-        "SCRIBE_MAX_CONCURRENCY": str(concurrency),
-        "SCRIBE_LOG_LEVEL": "WARNING",
-    }
+    env = app_env(
+        slack,
+        gemini,
+        work,
+        SCRIBE_MAX_CONCURRENCY=str(concurrency),
+        SCRIBE_LOG_LEVEL="WARNING",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from redis.asyncio import Redis  # noqa: E402
 from tests.emulators.gemini import GeminiEmulator  # noqa: E402
 from tests.emulators.slack import SlackEmulator  # noqa: E402
 from tests.media_factory import make_audio  # noqa: E402
-from tests.processes import free_port, wait_healthy  # noqa: E402
+from tests.processes import app_env, free_port, wait_healthy  # noqa: E402
 from tests.redis_fixtures import RedisServer  # noqa: E402
 
 SETTLE_S = 2.0
@@ -129,18 +128,7 @@ async def transcribe_one(slack: SlackEmulator, url: str, clip: bytes) -> None:
 
 async def measure(tree: Path, slack, gemini, redis: RedisServer, clip: bytes) -> dict[str, float]:  # type: ignore[no-untyped-def]
     work = Path(tempfile.mkdtemp(prefix="scribe-mem-"))
-    base = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(work),
-        "PYTHONPATH": str(tree),
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(work / "scribe.db"),
-        "SCRIBE_LOG_LEVEL": "WARNING",
-    }
+    base = app_env(slack, gemini, work, PYTHONPATH=str(tree), SCRIBE_LOG_LEVEL="WARNING")
     redis_env = base | {"REDIS_URL": redis.url}
     out: dict[str, float] = {}
     # Embedded: idle, then after one job.

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -120,20 +119,9 @@ def run_bare_bolt(port: int, secret: str, token: str, api_url: str) -> None:
 
 
 def scribe_env(slack: Any, gemini: Any, work: Path) -> dict[str, str]:
-    return {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("SLACK_", "GEMINI_", "SCRIBE_"))
-        },
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "GEMINI_API_KEY": gemini.api_key,
-        "GEMINI_BASE_URL": gemini.base_url,
-        "SCRIBE_DB": str(work / "scribe.db"),
-        "SCRIBE_LOG_LEVEL": "WARNING",
-    }
+    from tests.processes import app_env
+
+    return app_env(slack, gemini, work, SCRIBE_LOG_LEVEL="WARNING")
 
 
 async def measure(url: str, bodies_file: Path, secret: str, rate: float) -> dict[str, Any]:
