@@ -22,7 +22,7 @@ from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_wire import SlackApiFailure
 from tests.processes import app_env, free_port, wait_healthy, wait_quiescent
-from tests.test_pipeline_truth import intercept, three_part_answer
+from tests.test_pipeline_truth import three_part_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = "C0GENERAL"
@@ -63,7 +63,7 @@ class HeldSecondPart:
     def __init__(self, slack: SlackEmulator) -> None:
         self.arrived = asyncio.Event()
         self.release = asyncio.Event()
-        intercept(slack, "chat.postMessage", self._before)
+        slack.before("chat.postMessage", self._before)
 
     async def _before(self, n: int) -> None:
         if n == 2:

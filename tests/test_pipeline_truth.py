@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +23,6 @@ from tests.emulators.slack import SlackEmulator
 from tests.emulators.slack_wire import SlackApiFailure
 
 CHANNEL = "C0GENERAL"
-
-Answer = Callable[[str, dict[str, Any], str | None, dict[str, str]], Awaitable[dict[str, Any]]]
-
-
-def intercept(slack: SlackEmulator, method: str, before: Callable[[int], Awaitable[None]]) -> None:
-    """Run `before(n)` ahead of the n-th call (from 1) of `method`; it may raise a failure."""
-    original: Answer = slack._answer
-    seen = 0
-
-    async def answer(
-        name: str, params: dict[str, Any], token: str | None, headers: dict[str, str]
-    ) -> dict[str, Any]:
-        nonlocal seen
-        if name == method:
-            seen += 1
-            await before(seen)
-        return await original(name, params, token, headers)
-
-    slack._answer = answer  # type: ignore[method-assign]
 
 
 def three_part_answer() -> dict[str, Any]:
@@ -104,7 +85,7 @@ async def test_a_timeout_that_is_not_the_job_budget_ends_in_one_warning(
     async def stall(n: int) -> None:
         await asyncio.sleep(3)  # longer than the client waits
 
-    intercept(slack, "files.info", stall)
+    slack.before("files.info", stall)
     file = slack.add_file(voice_clip.read_bytes())
     message = slack.post_user_message(CHANNEL, files=[file])
     # The shortcut makes the job look the file up with files.info (no file object in hand).
@@ -133,7 +114,7 @@ async def test_a_refused_later_part_is_reported_and_a_mention_posts_only_what_is
         if n == 2:
             raise SlackApiFailure("fatal_error")
 
-    intercept(slack, "chat.postMessage", refuse_second)
+    slack.before("chat.postMessage", refuse_second)
     event = await share(slack, srv, voice_clip, name="memo.m4a")
     await wait_for(lambda: len(slack.bot_replies(CHANNEL, event["ts"])) == 2, timeout=20)
     await settle(srv)

@@ -14,6 +14,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -107,6 +108,7 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         self.response_urls: dict[str, dict[str, Any]] = {}
         self.socket_tickets: set[str] = set()
         self._faults: dict[str, list[tuple[str, int, int | None]]] = defaultdict(list)
+        self._hooks: dict[str, tuple[Callable[[int], Awaitable[None]], list[int]]] = {}
         self._drops: dict[str, list[int]] = defaultdict(list)
         self._url_paths: dict[str, str] = {}
         self._ts_counter = 0
@@ -416,6 +418,14 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
             retry_after = 1
         self._faults[method].extend([(error, status, retry_after)] * times)
 
+    def before(self, method: str, hook: Callable[[int], Awaitable[None]]) -> None:
+        """Await `hook(n)` before the n-th call (from 1) of `method` is answered.
+
+        The hook may delay the answer (a slow or stalled Slack) or raise a
+        `SlackApiFailure` (a refusal); the call is then answered as usual.
+        """
+        self._hooks[method] = (hook, [0])
+
     # --- Web API ------------------------------------------------------------------------------
 
     async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], str | None]:
@@ -482,6 +492,10 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
             headers["x-accepted-oauth-scopes"] = needed
             if needed not in granted:
                 raise SlackApiFailure("missing_scope", needed=needed, provided=",".join(granted))
+        if method in self._hooks:
+            hook, calls = self._hooks[method]
+            calls[0] += 1
+            await hook(calls[0])
         if self._faults.get(method):
             error, status, retry_after = self._faults[method].pop(0)
             if retry_after is not None:
