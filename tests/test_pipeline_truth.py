@@ -271,3 +271,21 @@ async def test_a_reply_asked_for_by_someone_else_names_who_asked(
     await wait_for(lambda: transcripts(slack, CHANNEL, message["ts"]), timeout=20)
     await settle(srv)
     assert "requested by <@U0BOB>" in json.dumps(transcripts(slack, CHANNEL, message["ts"])[0])
+
+
+async def test_a_link_from_someone_slack_hides_from_the_bot_is_refused_not_crashed(
+    slack: SlackEmulator, srv: Server, voice_clip: Path
+) -> None:
+    """users.info answers `user_not_visible` (or `user_not_found`) for some askers."""
+    slack.add_channel("C0OTHER", name="other")
+    file = slack.add_file(voice_clip.read_bytes())
+    message = slack.post_user_message("C0OTHER", files=[file])
+    sent = await slack.send_slash_command(
+        srv.events_url, text=link(slack, "C0OTHER", message["ts"]), user="U0GHOST"
+    )
+    assert sent.status == 200
+    await wait_for(lambda: notices(slack), timeout=20)
+    await settle(srv)
+    assert slack.bot_replies("C0OTHER") == []
+    assert "not a member" in notices(slack)[0]
+    assert 'reason="internal"' not in srv.runtime.metrics.render().decode()

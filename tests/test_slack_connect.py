@@ -153,3 +153,27 @@ async def test_transcribe_link_to_a_stub_message_transcribes_it(
         await settle(server)
         job = await server.runtime.store.get_job(transcribe_job_id(CONNECT, file["id"]))
         assert job is not None and job.state == "done"
+
+
+async def test_a_connect_file_slack_will_not_open_for_the_bot_is_silent_when_automatic(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path, voice_clip: Path
+) -> None:
+    """files.info answers `access_denied` for some Slack Connect files (Slack's method docs)."""
+    slack.add_channel("C0SHARED", name="with-partner", is_ext_shared=True)
+    async with running(slack, gemini, tmp_path) as server:
+        file = slack.add_file(voice_clip.read_bytes(), user="U0ALICE")
+        slack.files[file["id"]]["access_denied"] = True
+        event = slack.post_user_message("C0SHARED", files=[file])
+        await slack.send_event(server.events_url, event)
+        await wait_for(lambda: slack.calls_to("files.info"))
+        await settle(server)
+        assert slack.bot_replies("C0SHARED") == []  # not an "internal error" warning
+        failures = server.runtime.metrics.render().decode()
+        assert 'scribe_job_failures_total{reason="access_denied"} 1.0' in failures
+
+        # Asked for, the person who asked is told why (only they see it).
+        await slack.send_message_shortcut(server.events_url, message=event, channel="C0SHARED")
+        await wait_for(lambda: notices(slack))
+        await settle(server)
+        assert "won't let me open" in notices(slack)[0]
+        assert slack.bot_replies("C0SHARED") == []

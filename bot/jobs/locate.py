@@ -192,7 +192,12 @@ async def asker_can_read(services: JobServices, user_id: str, channel: str) -> b
     """
     info = (await services.slack.conversations_info(channel=channel)).get("channel") or {}
     if not (info.get("is_private") or info.get("is_im") or info.get("is_mpim")):
-        user = (await services.slack.users_info(user=user_id)).get("user") or {}
+        try:
+            user = (await services.slack.users_info(user=user_id)).get("user") or {}
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "user_not_visible"):
+                return False  # someone Slack does not show the bot is told no
+            raise
         if not (user.get("is_restricted") or user.get("is_ultra_restricted")):
             return True
     cursor: str | None = None

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 
-from bot.errors import NO_SOUND_TRACK, NotMediaError, UserFacingError
+from bot.errors import NO_SOUND_TRACK, UserFacingError
 from bot.jobs.answers import answer_question, ask_after_transcript
 from bot.jobs.locate import locate_media
 from bot.jobs.services import JobServices
@@ -65,15 +65,10 @@ class Pipeline:
                 await self._fail(job, "timeout", TIMED_OUT)
         except LeaseLost:
             raise  # another worker owns the job now: it reports the outcome, not this run
-        except NotMediaError as exc:
-            logger.info("not media: %s", exc.reason)
-            # Slack called it audio or video, so its sharer expects a transcript; only a
-            # video without sound (screen recordings) is no failure when nobody asked.
-            silent = not job.requested and exc.reason == NO_SOUND_TRACK
-            await self._fail(job, exc.reason, None if silent else str(exc))
         except UserFacingError as exc:
             logger.info("job failed: %s (%s)", exc.reason, exc)
-            await self._fail(job, exc.reason, str(exc))
+            silent = not job.requested and exc.reason in QUIET_UNLESS_ASKED
+            await self._fail(job, exc.reason, None if silent else str(exc))
         except Exception:
             logger.exception("job crashed")
             await self._fail(job, "internal", INTERNAL)
@@ -102,6 +97,11 @@ class Pipeline:
         else:
             await self.services.replies.report_failure(job, text)
 
+
+#: Failures that are no news to anyone when nobody asked: a video without sound (screen
+#: recordings), and a Slack Connect file the partner organisation keeps from apps. Every
+#: other file Slack calls audio or video gets its warning: its sharer expects a transcript.
+QUIET_UNLESS_ASKED = frozenset({NO_SOUND_TRACK, "access_denied"})
 
 CRASH_LOOP = (
     "I stopped working on this recording: processing it failed repeatedly on my side. It "

@@ -21,6 +21,10 @@ _MESSAGES = {
     f"not a member. Invite me to the channel it was shared in with {INVITE}, then share it "
     "again or ask again.",
     "file_deleted": "That file was deleted, so there is nothing to transcribe.",
+    # files.info, Slack Connect: the partner organisation does not let apps open the file.
+    "access_denied": "Slack won't let me open that file: it belongs to another organisation "
+    "in this Slack Connect conversation. Ask the person who shared it to upload it here "
+    "again, or to send it to me directly.",
     "not_visible": "I'm not allowed to see that file. Invite me to the channel it was shared "
     f"in with {INVITE}, then ask again.",
 }

@@ -366,6 +366,10 @@ class WebApiMixin:
             raise SlackApiFailure("file_not_found")
         if record.get("deleted"):
             raise SlackApiFailure("file_deleted")
+        if record.get("access_denied"):
+            # files.info's documented errors: "access_denied: Unable to access the file
+            # (slack connect)": a partner organisation's file the app may not open.
+            raise SlackApiFailure("access_denied")
         return {
             "ok": True,
             "file": self._wire_file(record["file"], stub=False),
