@@ -25,6 +25,7 @@ from bot.gemini.client import (
     Usage,
     build_client,
 )
+from bot.gemini.progress import Progress
 from bot.gemini.prompts import TranscribeOptions, roster_prompt, transcription_prompt
 from bot.media.prepare import prepare_audio
 from bot.media.types import PreparedAudio
@@ -301,14 +302,25 @@ async def test_at_most_the_concurrency_limit_of_payloads_is_held_at_once(
     transcriber = GeminiTranscriber(client, config, concurrency=asyncio.Semaphore(slots))
     source = long_clip(tmp_path / "long.mp3", minutes=25)
     audio = prepare_audio(source, tmp_path / "prepared", max_minutes=240)
+    events: list[Progress] = []
     try:
         _, chunks = await transcribe_recording(
-            transcriber, audio, tmp_path, TranscribeOptions(), Usage(), concurrency=slots
+            transcriber,
+            audio,
+            tmp_path,
+            TranscribeOptions(),
+            Usage(),
+            concurrency=slots,
+            on_progress=events.append,
         )
     finally:
         await client.aio.aclose()
         client.close()
     assert chunks >= 2 * slots  # more chunks than slots, all sent inline
+    # Progress (the Slack status message, the CLI bar): every part, then combining.
+    assert [(e.stage, e.done, e.total) for e in events] == [
+        ("transcribing", i, chunks) for i in range(chunks + 1)
+    ] + [("combining", chunks, chunks)]
     assert built == chunks + 1  # the roster pass, then one payload per chunk
     assert peak <= slots, f"{peak} payloads held at once with {slots} slots"
     assert gemini.max_concurrent_interactions == slots

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.errors import TruncatedAnswerError, UserFacingError
 from bot.gemini.config import Usage
+from bot.gemini.progress import OnProgress, Progress, ignore_progress
 from bot.gemini.prompts import (
     TranscribeOptions,
     gross_error_instruction,
@@ -84,17 +85,22 @@ async def transcribe_recording(
     usage: Usage,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: OnProgress = ignore_progress,
 ) -> tuple[Transcript, int]:
     """Transcribe the whole recording; returns the transcript and the number of chunks.
 
     `concurrency` is the number of Gemini requests allowed at once (the transcriber's
-    limit); chunk counts are planned around it.
+    limit); chunk counts are planned around it. `on_progress` hears of each part done.
     """
     if audio.duration_s > CHUNK_ABOVE_S:
         count = plan_chunk_count(audio.duration_s, concurrency)
-        return await _chunked(gemini, audio, workdir, options, usage, count=count)
+        return await _chunked(
+            gemini, audio, workdir, options, usage, count=count, on_progress=on_progress
+        )
     try:
+        on_progress(Progress("transcribing", 0, 1))
         single = await transcribe_piece(gemini, audio, options, usage)
+        on_progress(Progress("transcribing", 1, 1))
         # Voice descriptions are for labelling chunks, not for keeping or exporting.
         return single.model_copy(update={"voices": []}), 1
     except TruncatedAnswerError:
@@ -104,7 +110,9 @@ async def transcribe_recording(
             "answer truncated for %.0f s of audio; falling back to chunks", audio.duration_s
         )
         count = plan_chunk_count(audio.duration_s, concurrency, at_least=2)
-        return await _chunked(gemini, audio, workdir, options, usage, count=count)
+        return await _chunked(
+            gemini, audio, workdir, options, usage, count=count, on_progress=on_progress
+        )
 
 
 async def transcribe_piece(
@@ -141,6 +149,7 @@ async def _chunked(
     usage: Usage,
     *,
     count: int,
+    on_progress: OnProgress,
 ) -> tuple[Transcript, int]:
     chunk_s = audio.duration_s / count
     from bot.media.pool import split_audio  # in the job's media worker processes
@@ -152,6 +161,15 @@ async def _chunked(
     # Speaker names come from the audio: log how many, not who.
     logger.info("%d chunks of ~%.0f s, %d voices in the roster", len(chunks), chunk_s, len(roster))
     total = len(chunks)
+    finished = 0
+    on_progress(Progress("transcribing", 0, total))
+
+    def one_more(task: asyncio.Task[Transcript]) -> None:
+        nonlocal finished
+        if not task.cancelled() and task.exception() is None:
+            finished += 1
+            on_progress(Progress("transcribing", finished, total))
+
     try:
         # Every chunk's task starts now, but each reads its audio only once it holds a
         # request slot (Transcriber), so at most `concurrency` payloads are in memory.
@@ -164,10 +182,13 @@ async def _chunked(
                 )
                 for i, chunk in enumerate(chunks)
             ]
+            for task in tasks:
+                task.add_done_callback(one_more)
     except BaseExceptionGroup as group_error:
         # One chunk failed and the others were cancelled: report that chunk's error as
         # if there had been one request, so the user gets its message, not a crash.
         raise _first_error(group_error) from None
+    on_progress(Progress("combining", total, total))
     results = await _one_label_per_voice([t.result() for t in tasks], roster, gemini, usage)
     parts = [(c.offset_s, c.duration_s, r) for c, r in zip(chunks, results, strict=True)]
     merged = merge_chunks(parts, roster=[v.label for v in roster] or None)
