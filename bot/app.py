@@ -33,7 +33,9 @@ from bot.ops.metrics import Metrics
 from bot.ops.retention import purge_periodically
 from bot.queue.base import JobQueue
 from bot.settings import Settings
+from bot.slack.controls import TranscriptControls
 from bot.slack.intake import Intake, IntakeConfig
+from bot.slack.removal import Removal
 from bot.slack.replies import Replies
 from bot.store.base import Store
 from handlers import register_handlers
@@ -75,6 +77,8 @@ class Runtime:
     queue: JobQueue
     pipeline: Pipeline
     intake: Intake
+    controls: TranscriptControls
+    removal: Removal
     metrics: Metrics
     media: MediaPool
     purger: asyncio.Task[None] | None = field(default=None, init=False)
@@ -119,8 +123,27 @@ class Runtime:
                 answer_other_bots=settings.scribe_answer_other_bots,
             ),
         )
+        controls = TranscriptControls(queue=queue, store=store, slack=slack)
+        removal = Removal(
+            queue=queue,
+            store=store,
+            slack=slack,
+            admins=settings.admin_ids,
+            delete_with_source=settings.scribe_delete_with_source,
+        )
         return cls(
-            settings, slack, http, transcriber, store, queue, pipeline, intake, metrics, media
+            settings,
+            slack,
+            http,
+            transcriber,
+            store,
+            queue,
+            pipeline,
+            intake,
+            controls,
+            removal,
+            metrics,
+            media,
         )
 
     def bolt_app(self) -> AsyncApp:
@@ -138,7 +161,7 @@ class Runtime:
             request_verification_enabled=secret is not None,
             ignoring_self_events_enabled=True,
         )
-        register_handlers(app, self.intake)
+        register_handlers(app, self.intake, self.controls, self.removal)
         return app
 
     async def start_workers(self) -> None:

@@ -44,7 +44,8 @@ async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
     if settings.redis_url:
         return await open_redis_backend(settings)
     from bot.queue.local import LocalQueue
-    from bot.store.sqlite import SqliteDatabase, SqliteStore
+    from bot.store.sqlite import SqliteStore
+    from bot.store.sqlite_db import SqliteDatabase
 
     db = await SqliteDatabase.open(settings.scribe_db)
     return SqliteStore(db), LocalQueue(db, concurrency=settings.scribe_max_concurrency)

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     scribe_max_audio_minutes: int = Field(default=240, ge=1)
     scribe_inline_limit_mb: float = Field(default=20, ge=0)
     scribe_auto_transcribe: bool = True
+    # Transient failures (Gemini 429/5xx, timeouts, Slack outages) are retried with due times
+    # in the journal for this long before the job gives up with a Retry button.
+    scribe_retry_window_s: float = Field(default=900.0, ge=0)
+    # Slack user ids (comma-separated) who may change channel settings and delete any
+    # transcript, besides workspace admins and owners.
+    scribe_admins: str = ""
+    scribe_delete_with_source: bool = True
     # Processes that probe, transcode and split media (bot/media/pool.py): one per core.
     scribe_media_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 
@@ -60,6 +67,10 @@ class Settings(BaseSettings):
     # Gemini retries (the SDK's backoff): attempts per request and the first delay.
     scribe_gemini_attempts: int = Field(default=5, ge=1, le=10)
     scribe_gemini_initial_delay_s: float = Field(default=1.0, ge=0)
+    # The first automatic retry's delay; each later one doubles it (jittered, at most 5 min).
+    scribe_retry_first_delay_s: float = Field(default=15.0, ge=0)
+    # At most one edit of a job's status message per this many seconds (chat.update is Tier 3).
+    scribe_status_interval_s: float = Field(default=5.0, ge=0)
     scribe_shutdown_grace_s: float = Field(default=25.0, ge=0)
     # Redis mode: a worker holds a job under a lease it renews while alive; a worker that
     # dies (kill -9, lost machine) lets its job go to another worker after this long.
@@ -102,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def inline_limit_bytes(self) -> int:
         return int(self.scribe_inline_limit_mb * 1024 * 1024)
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """SCRIBE_ADMINS as a set of user ids (spaces and empty items ignored)."""
+        return frozenset(part.strip() for part in self.scribe_admins.split(",") if part.strip())
 
     @property
     def max_file_bytes(self) -> int:

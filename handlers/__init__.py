@@ -7,15 +7,21 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack.controls import TranscriptControls
 from bot.slack.intake import Intake
-from handlers import commands, events, home, shortcuts
+from bot.slack.removal import Removal
+from handlers import actions, commands, events, home, removal, shortcuts
 
 SLASH_COMMAND = "/transcribe"
 MESSAGE_SHORTCUT = "transcribe_message"
 
 
-def register_handlers(app: AsyncApp, intake: Intake) -> None:
+def register_handlers(
+    app: AsyncApp, intake: Intake, controls: TranscriptControls, deletion: Removal
+) -> None:
     events.register(app, intake)
     commands.register(app, intake, SLASH_COMMAND)
     shortcuts.register(app, intake, MESSAGE_SHORTCUT)
     home.register(app, intake)
+    actions.register(app, controls)
+    removal.register(app, deletion)

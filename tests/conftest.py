@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.app import Runtime
 from bot.jobs.transcriber import Transcriber
 from bot.settings import Settings
-from bot.store.sqlite import SqliteDatabase
+from bot.store.sqlite_db import SqliteDatabase
 from bot.web import build_web_app
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
@@ -78,6 +78,9 @@ def make_settings(
         "scribe_gemini_initial_delay_s": 0.01,
         "scribe_gemini_timeout_s": 20,
         "scribe_shutdown_grace_s": 5,
+        # Most tests look at how a failure ends; tests/test_retries.py opens the window.
+        "scribe_retry_window_s": 0,
+        "scribe_status_interval_s": 0.05,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

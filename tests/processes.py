@@ -37,6 +37,8 @@ def app_env(
         "GEMINI_BASE_URL": gemini.base_url,
         "SCRIBE_DB": str(home / "scribe.db"),
         "SCRIBE_GEMINI_INITIAL_DELAY_S": "0.01",
+        # As in tests.conftest.make_settings: failures end at once unless a test opens it.
+        "SCRIBE_RETRY_WINDOW_S": "0",
     }
     env.update(extra)
     return env

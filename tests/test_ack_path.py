@@ -17,7 +17,7 @@ import pytest
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
-from bot.store.sqlite import SqliteDatabase
+from bot.store.sqlite_db import SqliteDatabase
 from tests.conftest import JOURNAL, Server, settle, wait_for
 from tests.emulators.slack import SlackEmulator
 

@@ -21,7 +21,8 @@ import aiohttp
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
-from bot.store.sqlite import SqliteDatabase, SqliteStore
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite_db import SqliteDatabase
 from tests.conftest import JOURNAL, Server, wait_for
 
 

@@ -7,7 +7,8 @@ import asyncio
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
 from bot.queue.local import LocalQueue
-from bot.store.sqlite import SqliteDatabase, SqliteStore
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite_db import SqliteDatabase
 from tests.conftest import wait_for
 
 

@@ -229,7 +229,7 @@ async def test_job_that_keeps_crashing_the_process_is_given_up_with_a_message(
 ) -> None:
     from bot.jobs.spec import Job, transcribe_job_id
     from bot.queue.local import LocalQueue
-    from bot.store.sqlite import SqliteDatabase
+    from bot.store.sqlite_db import SqliteDatabase
 
     file = slack.add_file(voice_clip.read_bytes())
     event = slack.post_user_message(CHANNEL, files=[file])

@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from bot.settings import Settings
-from bot.store.sqlite import SqliteDatabase, SqliteStore
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite_db import SqliteDatabase
 from tests.conftest import start_server
 
 DAY = 86400.0

@@ -334,7 +334,10 @@ def test_render_failure() -> None:
     message = render_failure("This file is 3 h 12 min; the limit is 4 h.", job_id="j-42")
     assert message.text == ":warning: This file is 3 h 12 min; the limit is 4 h."
     assert message.blocks[0]["text"]["text"] == message.text
-    assert message.blocks[1]["elements"][0]["text"] == "Job `j-42`"
+    # A Retry button (contract: action_id job_retry), then the job id for support.
+    (retry,) = message.blocks[1]["elements"]
+    assert (retry["type"], retry["action_id"], retry["value"]) == ("button", "job_retry", "j-42")
+    assert message.blocks[2]["elements"][0]["text"] == "Job `j-42`"
     assert len(render_failure("x").blocks) == 1
     long = render_failure("x" * 10_000)
     assert_within_limits(Delivery([long], []))

@@ -32,6 +32,11 @@ class PipelineConfig:
     gemini_concurrency: int = 4
     #: Wall-clock limit for one job, all stages (SCRIBE_JOB_BUDGET_S).
     job_budget_s: float = 1800.0
+    #: Transient failures are retried with due times for this long (SCRIBE_RETRY_WINDOW_S).
+    retry_window_s: float = 900.0
+    retry_first_delay_s: float = 15.0
+    #: The least time between two edits of a job's status message.
+    status_interval_s: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineConfig:
@@ -46,6 +51,9 @@ class PipelineConfig:
             tmp_dir=settings.scribe_tmp_dir,
             gemini_concurrency=settings.scribe_max_concurrency,
             job_budget_s=settings.scribe_job_budget_s,
+            retry_window_s=settings.scribe_retry_window_s,
+            retry_first_delay_s=settings.scribe_retry_first_delay_s,
+            status_interval_s=settings.scribe_status_interval_s,
         )
 
 

@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-JobKind = Literal["transcribe", "answer", "locate"]
+#: transcribe, answer (a question), locate (find the media a request means); and what the
+#: transcript's buttons ask for: export (a file in the thread), translate, rename (speakers),
+#: delete (the bot's replies and the stored transcript).
+JobKind = Literal["transcribe", "answer", "locate", "export", "translate", "rename", "delete"]
 JobState = Literal["queued", "running", "done", "failed"]
 
 
@@ -47,6 +50,15 @@ class Job(BaseModel):
     #: How many times a person asked again after this job failed (`JobQueue.resubmit`); it
     #: tells each failure's `:warning:` reply apart, and that parts may already be posted.
     retry: int = 0
+    #: export: the format (txt, srt, vtt, json, md); translate: the language code.
+    option: str = ""
+    #: rename: speaker label → the name people gave it.
+    names: dict[str, str] = Field(default_factory=dict)
+    #: Transient failures (Gemini 429/5xx, Slack outages) in a row, and when the first of
+    #: them happened: the job is put back with a due time until SCRIBE_RETRY_WINDOW_S has
+    #: passed since then (`bot.jobs.retries`).
+    transient_failures: int = 0
+    transient_since: float | None = None
     created_at: float = Field(default_factory=time.time)
 
 
@@ -70,6 +82,12 @@ def followup_answer_id(transcription: Job) -> str:
 def locate_job_id(channel_id: str, request_id: str) -> str:
     """A request (command, shortcut, mention) to find media: its trigger or message id."""
     return f"l:{channel_id}:{request_id}"
+
+
+def thread_action_id(kind: JobKind, channel_id: str, thread_ts: str, key: str) -> str:
+    """A button's job on a thread's transcript; `key` makes it once per format, language,
+    modal submission or click (the dedup the button needs)."""
+    return f"{kind}:{channel_id}:{thread_ts}:{key}"
 
 
 def reply_marker(job_id: str) -> str:

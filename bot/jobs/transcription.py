@@ -20,10 +20,12 @@ from slack_sdk.errors import SlackApiError
 from bot.errors import FileAccessError, NotMediaError
 from bot.gemini.chunked import transcribe_recording
 from bot.gemini.config import Usage
+from bot.gemini.progress import Progress
 from bot.gemini.prompts import TranscribeOptions
 from bot.jobs.context import gather_context
 from bot.jobs.services import JobServices
 from bot.jobs.spec import Job
+from bot.jobs.status import JobStatus, progress_text
 from bot.media import pool as media_pool
 from bot.slack.errors import user_message
 from bot.slack.files import download_slack_file, hidden_file_error, is_media_file, too_large
@@ -34,14 +36,22 @@ from bot.transcript.speakers import apply_speaker_names
 
 logger = logging.getLogger(__name__)
 
+#: Recordings longer than this get a status message in the thread while they are worked on.
+STATUS_ABOVE_S = 120.0
 
-async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None:
+
+async def transcribe_file(services: JobServices, job: Job, attempt: int, status: JobStatus) -> None:
     s = services
     file = job.file if job.file and attempt == 1 else await _file_info(s, job)
     # Before anything else: a file hidden by the plan's limit has no shares to reply to.
     if (hidden := hidden_file_error(file)) is not None:
         raise hidden
     job = _resolve_thread(job, file)
+    status.rebind(job)
+    # Parts of the reply, or a status message, may be in the thread from an earlier run.
+    resumed = attempt > 1 or job.retry > 0 or job.transient_failures > 0
+    if resumed:
+        await status.find()
     name = str(file.get("name") or file.get("title") or "this file")
     if not is_media_file(file):
         if job.requested:
@@ -67,7 +77,7 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None
         duration_s = cached[1]
         logger.info("transcript found in cache")
     else:
-        transcript, duration_s, chunks = await _fresh_transcript(s, file, name, options)
+        transcript, duration_s, chunks = await _fresh_transcript(s, file, name, options, status)
         await s.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
     uploader = await s.replies.display_name(str(file.get("user") or job.user_id))
     transcript = apply_speaker_names(
@@ -83,18 +93,18 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int) -> None
         requested_by=job.user_id if job.requested and job.user_id != sharer else None,
     )
     with s.metrics.stage("post"):
-        resumed = attempt > 1 or job.retry > 0
         first_ts = await s.replies.deliver(job, plan_delivery(transcript, info), resumed=resumed)
     if first_ts:
         await s.store.record_reply(job.id, first_ts)
     # Only a whole transcript links the thread: questions and "already transcribed"
     # answers must never point at a reply that is not all there.
-    await s.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key)
+    await s.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key, job.id)
+    await status.remove()
     await s.replies.react(job, remove=WORKING, add=DONE)
 
 
 async def _fresh_transcript(
-    s: JobServices, file: dict[str, Any], name: str, options: TranscribeOptions
+    s: JobServices, file: dict[str, Any], name: str, options: TranscribeOptions, status: JobStatus
 ) -> tuple[Transcript, float, int]:
     url = str(file.get("url_private_download") or file.get("url_private") or "")
     if not url:
@@ -118,6 +128,12 @@ async def _fresh_transcript(
                 source, workdir, max_minutes=s.config.max_audio_minutes
             )
         source.unlink(missing_ok=True)  # free disk early; the prepared audio is enough
+        if audio.duration_s > STATUS_ABOVE_S or status.ts is not None:
+            await status.show(progress_text(name, audio.duration_s, Progress("transcribing", 0, 1)))
+
+        def on_progress(event: Progress) -> None:
+            status.soon(progress_text(name, audio.duration_s, event))
+
         usage = Usage()
         # Long recordings are split in the same pool (bot.media.pool.split_audio).
         with s.metrics.stage("gemini"), media_pool.using(s.media):
@@ -128,6 +144,7 @@ async def _fresh_transcript(
                 options,
                 usage,
                 concurrency=s.config.gemini_concurrency,
+                on_progress=on_progress,
             )
         s.count_usage(usage, audio.duration_s)
         return transcript, audio.duration_s, chunks

@@ -307,7 +307,8 @@ async def check_storage(settings: Settings) -> list[Finding]:
 
 
 async def _check_sqlite(path: str) -> Finding:
-    from bot.store.sqlite import SqliteDatabase, SqliteStore
+    from bot.store.sqlite import SqliteStore
+    from bot.store.sqlite_db import SqliteDatabase
 
     try:
         db = await SqliteDatabase.open(path)

@@ -32,6 +32,12 @@ class Metrics:
         self.failures = Counter(
             "scribe_job_failures", "Failed jobs by reason", ["reason"], registry=r
         )
+        self.retries = Counter(
+            "scribe_job_retries",
+            "Jobs put back with a due time after a transient failure, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.stage_seconds = Histogram(
             "scribe_stage_seconds",
             "Time spent per pipeline stage",

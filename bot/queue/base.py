@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.jobs.spec import Job
 
-Outcome = Literal["done", "failed"]
+
+@dataclass(frozen=True)
+class Deferred:
+    """Run `job` (its spec as updated by this run) again at `due_at` (epoch seconds).
+
+    The job leaves its worker slot meanwhile: the queue holds it, durably, until it is due.
+    """
+
+    job: Job
+    due_at: float
+
+
+Outcome = Literal["done", "failed"] | Deferred
 
 #: A job whose process died this many times is not run again: the handler is still
 #: called (attempt > MAX_ATTEMPTS) so that it tells the people in the thread.

@@ -17,8 +17,8 @@ import time
 from pydantic import ValidationError
 
 from bot.jobs.spec import Job
-from bot.queue.base import JobHandler, Outcome
-from bot.store.sqlite import SqliteDatabase, dumps
+from bot.queue.base import Deferred, JobHandler, Outcome
+from bot.store.sqlite_db import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ _MAX_BATCH = 150
 _QUIET_S = 0.025
 _MAX_DEFER_S = 0.5
 
+#: How often an idle worker looks for deferred jobs that have fallen due.
+_POLL_S = 1.0
+
 #: After an unexpected error (the journal unreachable), a worker waits this long and retries.
 _ERROR_PAUSE_S = 1.0
 
@@ -41,7 +44,7 @@ _CLAIM_SQL = """
 UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = :now, started_at = :now
 WHERE id = (
     SELECT j.id FROM jobs j
-    WHERE j.state = 'queued'
+    WHERE j.state = 'queued' AND j.due_at <= :now
     ORDER BY
         (SELECT COUNT(*) FROM jobs r WHERE r.channel_id = j.channel_id AND r.state = 'running'),
         COALESCE((SELECT MAX(s.started_at) FROM jobs s WHERE s.channel_id = j.channel_id), 0),
@@ -128,7 +131,7 @@ class LocalQueue:
             again = job.model_copy(update={"retry": _previous_retry(row[0]) + 1})
             await tx.execute(
                 "UPDATE jobs SET spec = ?, state = 'queued', attempts = 0, last_error = NULL, "
-                "updated_at = ? WHERE id = ?",
+                "due_at = 0, updated_at = ? WHERE id = ?",
                 (dumps(again), time.time(), job.id),
             )
         self._wake.set()
@@ -186,6 +189,14 @@ class LocalQueue:
             (state, error, time.time(), job_id),
         )
 
+    async def _defer(self, deferred: Deferred) -> None:
+        """Back in the journal with its due time; attempts restart (this was no crash)."""
+        await self._db.execute(
+            "UPDATE jobs SET spec = ?, state = 'queued', attempts = 0, due_at = ?, "
+            "updated_at = ? WHERE id = ?",
+            (dumps(deferred.job), deferred.due_at, time.time(), deferred.job.id),
+        )
+
     async def _work(self, handler: JobHandler) -> None:
         while not self._stopping:
             try:
@@ -201,9 +212,9 @@ class LocalQueue:
         claimed = await self._claim()
         if claimed is None:
             self._wake.clear()
-            # The timeout is a safety net only; submit() wakes us.
+            # submit() wakes us; the timeout also picks up deferred jobs as they fall due.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=_POLL_S)
             return
         job, attempt = claimed
         if self._stopping:
@@ -213,7 +224,7 @@ class LocalQueue:
         task = asyncio.ensure_future(handler(job, attempt))
         self._running.add(task)
         try:
-            outcome: str = await asyncio.shield(task)
+            outcome: Outcome = await asyncio.shield(task)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -221,7 +232,10 @@ class LocalQueue:
             outcome = "failed"
         finally:
             self._running.discard(task)
-        await self._finish(job.id, outcome)
+        if isinstance(outcome, Deferred):
+            await self._defer(outcome)
+        else:
+            await self._finish(job.id, outcome)
 
     async def _after_the_burst(self) -> None:
         deadline = time.monotonic() + _MAX_DEFER_S

@@ -173,6 +173,33 @@ class RedisQueue:
             results = await pipe.execute()
         return int(results[3])
 
+    async def latest_spec(self, job: Job) -> Job:
+        """The job as its last run left it: a deferred run updates our record, not arq's."""
+        spec = await self._redis.hget(job_key(job.id), "spec")  # type: ignore[misc]
+        if not spec:
+            return job
+        try:
+            return Job.model_validate_json(spec)
+        except ValueError:
+            return job
+
+    async def defer(self, job: Job) -> None:
+        """Record a deferred run: the updated spec, queued, attempts from 0 (no crash)."""
+        key = job_key(job.id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                key,
+                mapping={
+                    "spec": job.model_dump_json(),
+                    "state": "queued",
+                    "attempts": 0,
+                    "updated_at": time.time(),
+                },
+            )
+            pipe.expire(key, self._retention_s)
+            pipe.srem(RUNNING_KEY, job.id)
+            await pipe.execute()
+
     async def finish(self, job_id: str, state: str, error: str | None = None) -> None:
         key = job_key(job_id)
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from typing import Any, NoReturn
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -25,7 +26,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.jobs.spec import Job
-from bot.queue.base import MAX_ATTEMPTS, JobHandler, LeaseLost, Outcome, current_lease
+from bot.queue.base import Deferred, JobHandler, LeaseLost, Outcome, current_lease
 from bot.queue.redis import (
     ARQ_FUNCTION,
     HEALTH_CHECK_INTERVAL_S,
@@ -40,6 +41,11 @@ from bot.queue.redis import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: arq's own try limit, high enough never to be what stops a job: a run of arq past it
+#: fails without calling us, so nobody would be told. Crash loops end by our count
+#: (`MAX_ATTEMPTS`); deferred runs end by SCRIBE_RETRY_WINDOW_S.
+ARQ_MAX_TRIES = 1000
 
 
 #: Extend our lease and arq's claim only while the token is still ours. arq's key is SET,
@@ -117,9 +123,10 @@ class RedisWorker:
                     self._run_job,  # type: ignore[arg-type]
                     name=ARQ_FUNCTION,
                     timeout=self._job_timeout_s,
-                    # Our own attempt count gives up first (and records it); arq's limit
-                    # is only a backstop.
-                    max_tries=MAX_ATTEMPTS + 1,
+                    # Our own attempt count ends crash loops (and tells the thread); arq
+                    # would drop a job past its limit without a word, and a deferred job
+                    # (automatic retries) uses one arq try per run.
+                    max_tries=ARQ_MAX_TRIES,
                     keep_result=0,
                 )
             ],
@@ -130,7 +137,7 @@ class RedisWorker:
             job_timeout=self._job_timeout_s,
             keep_result=0,
             poll_delay=POLL_DELAY_S,
-            max_tries=MAX_ATTEMPTS + 1,
+            max_tries=ARQ_MAX_TRIES,
             health_check_interval=HEALTH_CHECK_INTERVAL_S,
             job_serializer=dump_arq,
             job_deserializer=load_arq,
@@ -179,10 +186,10 @@ class RedisWorker:
         self._worker = self._pool = self._main = None
 
     async def _run_job(self, ctx: dict[str, Any], spec: str) -> Outcome:
-        job = Job.model_validate_json(spec)
         assert self._pool is not None
         owner = secrets.token_hex(8)
         try:
+            job = await self._queue.latest_spec(Job.model_validate_json(spec))
             attempt = await self._queue.begin(job, owner=owner, lease_ms=int(self._lease_s * 1000))
         except RedisError as exc:
             # Not started: have arq put it back rather than count it as failed (and drop it).
@@ -219,6 +226,11 @@ class RedisWorker:
             await asyncio.gather(keeper, return_exceptions=True)
         if lease.lost:
             self._give_up_lost(job.id)
+        if isinstance(outcome, Deferred):
+            await self._queue.defer(outcome.job)
+            # arq keeps the job in its queue, due again at that score: no slot is held,
+            # and a restart of every worker keeps the due time (it lives in Redis).
+            raise Retry(defer=max(0.0, outcome.due_at - time.time()))
         await self._queue.finish(job.id, outcome)
         return outcome
 

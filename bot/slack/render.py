@@ -357,12 +357,29 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
 
 
 def render_failure(message: str, *, job_id: str | None = None) -> SlackMessage:
-    """`:warning:` + what went wrong; the job id in a context line for support."""
+    """`:warning:` + what went wrong; a Retry button and the job id for support."""
     text = ":warning: " + escape_mrkdwn(message.strip())
     blocks = [_section(clip(text, SECTION_TEXT_LIMIT))]
     if job_id:
+        retry = {
+            "type": "button",
+            "action_id": RETRY_ACTION,
+            "text": {"type": "plain_text", "text": "Retry"},
+            "value": job_id,
+        }
+        blocks.append({"type": "actions", "elements": [retry]})
         blocks.append(_context(f"Job `{escape_mrkdwn(inline(job_id))}`"))
     return SlackMessage(text=clip(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
+
+
+#: The `action_id` of the Retry button on warnings (operations contract).
+RETRY_ACTION = "job_retry"
+
+
+def render_status(mrkdwn: str) -> SlackMessage:
+    """A job's status message; `mrkdwn` is already escaped (`bot.jobs.status`)."""
+    text = ":hourglass_flowing_sand: " + mrkdwn
+    return SlackMessage(text=clip(text, FALLBACK_TEXT_LIMIT), blocks=[_section(text)])
 
 
 def render_answer(question: str, answer: str) -> SlackMessage:

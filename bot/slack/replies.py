@@ -35,9 +35,10 @@ FAILED = "warning"
 
 @dataclass
 class Posted:
-    """What a job already has in its thread: marker block ids, and titles of its files."""
+    """What a job already has in its thread: marker block ids (→ the message's ts), and
+    titles of its files."""
 
-    markers: set[str] = field(default_factory=set)
+    markers: dict[str, str] = field(default_factory=dict)
     file_titles: set[str] = field(default_factory=set)
 
 
@@ -63,7 +64,7 @@ class Replies:
                 for block in msg.get("blocks") or []:
                     block_id = str(block.get("block_id") or "")
                     if block_id.startswith(marker):
-                        found.markers.add(block_id)
+                        found.markers[block_id] = str(msg.get("ts") or "")
                 found.file_titles.update(str(f.get("title")) for f in msg.get("files") or [])
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
@@ -84,6 +85,36 @@ class Replies:
             unfurl_media=False,
         )
         return str(resp["ts"])
+
+    async def update(
+        self, job: Job, ts: str, message: SlackMessage, marker: str, *, best_effort: bool = False
+    ) -> None:
+        """Replace the bot's message `ts` in the job's thread; its first block gets `marker`.
+
+        `best_effort` (status edits): one try, no waiting out a rate limit, errors logged.
+        """
+        await confirm_lease()
+        blocks = [dict(b) for b in message.blocks]
+        if blocks:
+            blocks[0]["block_id"] = marker
+        client = self._decor if best_effort else self._slack
+        try:
+            await client.chat_update(
+                channel=job.channel_id, ts=ts, text=message.text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            if not best_effort:
+                raise
+            logger.info("status edit skipped: %s", exc.response.get("error"))
+
+    async def delete(self, job: Job, ts: str) -> None:
+        """Delete the bot's message `ts` in the job's channel (gone already is fine)."""
+        await confirm_lease()
+        try:
+            await self._slack.chat_delete(channel=job.channel_id, ts=ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "message_not_found":
+                raise
 
     async def post_once(self, job: Job, message: SlackMessage, *, resumed: bool) -> None:
         """A one-message reply (an answer): posted unless a resumed run finds it there."""
@@ -137,8 +168,11 @@ class Replies:
                 ) from exc
         return first_ts
 
-    async def report_failure(self, job: Job, text: str) -> None:
-        """One `:warning:` reply per run in the thread (ephemeral when there is no thread)."""
+    async def report_failure(self, job: Job, text: str, *, status_ts: str | None = None) -> None:
+        """One `:warning:` reply per run in the thread (ephemeral when there is no thread).
+
+        A job with a status message in the thread (`status_ts`) turns it into the warning.
+        """
         try:
             if not job.thread_ts:
                 await self.ephemeral(job, ":warning: " + text)
@@ -146,7 +180,14 @@ class Replies:
             # One warning per run: a retry's failure is news, a resumed run's is not.
             marker = f"{reply_marker(job.id)}-w{job.retry}"
             if marker not in (await self.posted(job)).markers:
-                await self.post(job, render_failure(text, job_id=job.id), marker)
+                warning = render_failure(text, job_id=job.id)
+                try:
+                    if status_ts is None:
+                        raise LookupError("no status message")
+                    await self.update(job, status_ts, warning, marker)
+                except (LookupError, SlackApiError):
+                    # No status message, or it was deleted meanwhile: a reply of its own.
+                    await self.post(job, warning, marker)
             await self.react(job, remove=WORKING, add=FAILED)
         except Exception:
             logger.exception("could not report the failure of job %s", job.id)

@@ -10,7 +10,7 @@ transcribed thread can be answered).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.jobs.spec import Job, JobState
@@ -36,11 +36,18 @@ class JobRecord:
 
 @dataclass(frozen=True)
 class ThreadTranscript:
-    """The transcript posted in a thread, for answering questions there."""
+    """The transcript posted in a thread: for questions, exports, renames and deletion."""
 
     file_id: str
     transcript_json: str
     duration_s: float
+    channel_id: str = ""
+    thread_ts: str = ""
+    cache_key: str = ""
+    #: The transcription job whose reply this is (its messages carry its marker).
+    job_id: str = ""
+    #: Names people gave the speaker labels in this thread (label → name).
+    speaker_names: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -75,14 +82,42 @@ class Store(Protocol):
     async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None: ...
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
-    ) -> None: ...
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
+    ) -> None:
+        """The thread's transcript is whole and posted (names given earlier start over)."""
 
     async def thread_transcript(
         self, channel_id: str, thread_ts: str
     ) -> ThreadTranscript | None: ...
 
+    async def rename_speakers(
+        self, channel_id: str, thread_ts: str, names: dict[str, str]
+    ) -> dict[str, str] | None:
+        """Merge `names` (label → name; an empty name removes one) into the thread's names.
+
+        Returns all the thread's names, or None when the thread has no transcript.
+        """
+
+    async def forget_thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        """Delete the thread's transcript link; and the file's cached transcripts (every
+        option and translation) unless another thread still links that file. Returns what
+        was linked, or None."""
+
+    async def threads_of_file(self, file_id: str) -> list[ThreadTranscript]:
+        """Every thread whose transcript is of this file (a file can be shared in several)."""
+
     async def purge(self, older_than_s: float) -> int:
         """Delete finished jobs and transcripts older than this; return how many rows went."""
 
     async def close(self) -> None: ...
+
+
+def merge_names(current: dict[str, str], changes: dict[str, str]) -> dict[str, str]:
+    """Speaker names after a rename: new names win, an empty one removes the label's name."""
+    merged = dict(current)
+    for label, name in changes.items():
+        if name.strip():
+            merged[label] = name.strip()
+        else:
+            merged.pop(label, None)
+    return merged

@@ -10,7 +10,10 @@ Keys (all under `scribe:`; values are strings, the client decodes them):
 - `scribe:vocabulary:<channel id>` hash: casefolded term → JSON `[added_at, term]`
   (HSETNX: one spelling per term, the first); no TTL, like settings.
 - `scribe:transcript:<cache key>` hash: transcript, duration_s, created_at; TTL = retention.
-- `scribe:thread:<channel id>:<thread ts>` hash: file_id, cache_key, created_at; TTL = retention.
+- `scribe:thread:<channel id>:<thread ts>` hash: file_id, cache_key, created_at, job_id,
+  speaker_names (JSON label → name); TTL = retention.
+- `scribe:file-threads:<file id>` set of `<channel id>:<thread ts>`: the threads of a file,
+  for deleting its transcripts with it; TTL = retention.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.jobs.spec import Job, JobState
-from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript
+from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript, merge_names
 
 PREFIX = "scribe:"
 _SETTING_FIELDS = ("auto_transcribe", "language", "translate_to")
@@ -59,6 +62,11 @@ def transcript_key(cache_key: str) -> str:
 
 def thread_key(channel_id: str, thread_ts: str) -> str:
     return f"{PREFIX}thread:{channel_id}:{thread_ts}"
+
+
+def file_threads_key(file_id: str) -> str:
+    """The threads (`<channel>:<ts>`) whose transcript is of this file."""
+    return f"{PREFIX}file-threads:{file_id}"
 
 
 class RedisStore:
@@ -145,23 +153,87 @@ class RedisStore:
         )
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
     ) -> None:
-        await self._put(
-            thread_key(channel_id, thread_ts),
-            {"file_id": file_id, "cache_key": cache_key, "created_at": time.time()},
-        )
+        key = thread_key(channel_id, thread_ts)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)  # names given to an earlier transcript's labels start over
+            pipe.hset(
+                key,
+                mapping={
+                    "file_id": file_id,
+                    "cache_key": cache_key,
+                    "created_at": time.time(),
+                    "job_id": job_id,
+                    "speaker_names": "{}",
+                },
+            )
+            pipe.expire(key, self._retention_s)
+            pipe.sadd(file_threads_key(file_id), f"{channel_id}:{thread_ts}")
+            pipe.expire(file_threads_key(file_id), self._retention_s)
+            await pipe.execute()
 
     async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        found = await self._thread(channel_id, thread_ts)
+        # A link whose transcript expired is no transcript to answer from.
+        return found if found is not None and found.transcript_json else None
+
+    async def _thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
         link = await _hgetall(self._redis, thread_key(channel_id, thread_ts))
         if "cache_key" not in link:
             return None
-        cached = await self.get_cached_transcript(link["cache_key"])
-        if cached is None:
-            return None
+        cached = await self.get_cached_transcript(link["cache_key"]) or ("", 0.0)
         return ThreadTranscript(
-            file_id=link.get("file_id", ""), transcript_json=cached[0], duration_s=cached[1]
+            file_id=link.get("file_id", ""),
+            transcript_json=cached[0],
+            duration_s=cached[1],
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            cache_key=link["cache_key"],
+            job_id=link.get("job_id", ""),
+            speaker_names=_names(link.get("speaker_names")),
         )
+
+    async def rename_speakers(
+        self, channel_id: str, thread_ts: str, names: dict[str, str]
+    ) -> dict[str, str] | None:
+        key = thread_key(channel_id, thread_ts)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            # WATCH: two renames at once must not lose one of them.
+            await pipe.watch(key)
+            if not await pipe.exists(key):
+                await pipe.reset()  # type: ignore[no-untyped-call]
+                return None
+            merged = merge_names(_names(await pipe.hget(key, "speaker_names")), names)  # type: ignore[misc]
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(key, "speaker_names", json.dumps(merged))
+            await pipe.execute()
+        return merged
+
+    async def forget_thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        gone = await self._thread(channel_id, thread_ts)
+        await self._redis.delete(thread_key(channel_id, thread_ts))
+        if gone is None:
+            return None
+        index = file_threads_key(gone.file_id)
+        await self._redis.srem(index, f"{channel_id}:{thread_ts}")  # type: ignore[misc]
+        if not await self._redis.scard(index):  # type: ignore[misc]
+            # Cache keys are "<file id>:<language>:<translation>" (bot.jobs.transcription).
+            async for key in self._redis.scan_iter(
+                match=transcript_key(_glob_escape(gone.file_id) + ":*"), count=500
+            ):
+                await self._redis.delete(key)
+        return gone
+
+    async def threads_of_file(self, file_id: str) -> list[ThreadTranscript]:
+        members = await self._redis.smembers(file_threads_key(file_id))  # type: ignore[misc]
+        found = []
+        for member in sorted(str(m) for m in members):
+            channel_id, _, thread_ts = member.partition(":")
+            thread = await self._thread(channel_id, thread_ts)
+            if thread is not None:
+                found.append(thread)
+        return found
 
     async def purge(self, older_than_s: float) -> int:
         """Delete finished jobs, transcripts and thread links older than this.
@@ -206,6 +278,19 @@ def job_record_from_hash(raw: Mapping[str, str]) -> JobRecord:
         last_error=raw.get("last_error") or None,
         reply_ts=raw.get("reply_ts") or None,
     )
+
+
+def _names(raw: object) -> dict[str, str]:
+    try:
+        loaded = json.loads(str(raw or "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+def _glob_escape(text: str) -> str:
+    """A literal in a SCAN MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 async def _hgetall(redis: Redis, key: str) -> dict[str, str]:

@@ -1,199 +1,21 @@
-"""SQLite backend of the store and of the local job journal (embedded mode).
-
-One aiosqlite connection in WAL mode: writes are serialised on its thread, which
-is what SQLite wants anyway, and a commit is durable before a handler acks.
-"""
+"""SQLite backend of the store (embedded mode), on the database it shares with the queue."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
 
 from bot.jobs.spec import Job, JobState
-from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript
+from bot.store.base import ChannelSettings, JobRecord, ThreadTranscript, merge_names
+from bot.store.sqlite_db import Row, SqliteDatabase
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    channel_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    reply_ts TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    started_at REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created_at);
-CREATE INDEX IF NOT EXISTS jobs_channel_state ON jobs(channel_id, state);
-CREATE INDEX IF NOT EXISTS jobs_channel_started ON jobs(channel_id, started_at);
-CREATE TABLE IF NOT EXISTS channel_settings (
-    channel_id TEXT PRIMARY KEY,
-    auto_transcribe INTEGER,
-    language TEXT,
-    translate_to TEXT
-);
-CREATE TABLE IF NOT EXISTS channel_vocabulary (
-    channel_id TEXT NOT NULL,
-    folded TEXT NOT NULL,
-    term TEXT NOT NULL,
-    added_at REAL NOT NULL,
-    PRIMARY KEY (channel_id, folded)
-);
-CREATE TABLE IF NOT EXISTS transcripts (
-    cache_key TEXT PRIMARY KEY,
-    transcript TEXT NOT NULL,
-    duration_s REAL NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS threads (
-    channel_id TEXT NOT NULL,
-    thread_ts TEXT NOT NULL,
-    file_id TEXT NOT NULL,
-    cache_key TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (channel_id, thread_ts)
-);
-"""
+_THREAD_SELECT = (
+    "SELECT t.file_id, COALESCE(c.transcript, ''), COALESCE(c.duration_s, 0), t.channel_id, "
+    "t.thread_ts, t.cache_key, t.job_id, t.speaker_names FROM threads t "
+    "LEFT JOIN transcripts c ON c.cache_key = t.cache_key"
+)
 
 _SETTING_COLUMNS = ("auto_transcribe", "language", "translate_to")
-
-Params = Sequence[Any] | Mapping[str, Any]
-Row = tuple[Any, ...]
-T = TypeVar("T")
-
-
-class SqliteDatabase:
-    """The one owner of the SQLite connection; the store and the local queue share it.
-
-    Every statement runs under one lock. aiosqlite already runs statements one at a
-    time on its thread, but a transaction spans several awaits: without the lock,
-    another coroutine's statement could land inside it and be committed or rolled
-    back with it (the health probe once rolled back acknowledged submits that way).
-    """
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        self._lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: str | Path) -> SqliteDatabase:
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a process crash (what kill -9 does); only an OS
-        # crash could lose the last commits.
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.executescript(_SCHEMA)
-        return cls(conn)
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """One statement in its own (autocommit) transaction; returns the rows it changed."""
-        return await self._exclusive(lambda conn: _rowcount(conn, sql, params))
-
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        return await self._exclusive(lambda conn: _fetchone(conn, sql, params))
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return await self._exclusive(lambda conn: _fetchall(conn, sql, params))
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """Several statements as one: committed together, or rolled back on any error.
-
-        Cancellation included: a statement already handed to aiosqlite runs anyway, so
-        each one is awaited to its end before the lock is let go, and a transaction that
-        is open after a failure (its BEGIN ran although its caller gave up) is rolled back.
-        """
-        async with self._lock:
-            try:
-                await _shielded(self._conn.execute("BEGIN IMMEDIATE"))
-                yield Transaction(self._conn)
-            except BaseException:
-                if self._conn.in_transaction:
-                    await _shielded(self._conn.execute("ROLLBACK"))
-                raise
-            await _shielded(self._conn.execute("COMMIT"))
-
-    async def probe_write(self) -> None:
-        """Raise unless the database grants the write lock; changes nothing."""
-
-        async def probe(conn: aiosqlite.Connection) -> None:
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            finally:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-
-        await self._exclusive(probe)
-
-    async def _exclusive(self, op: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
-        """Run `op` under the lock and to its end, even when the caller is cancelled.
-
-        aiosqlite runs a statement it was handed whether or not anyone still waits for
-        it; letting the lock go before it has run would let its effects (an open
-        transaction above all) mix with the next owner's statements.
-        """
-
-        async def run() -> T:
-            async with self._lock:
-                return await op(self._conn)
-
-        return await asyncio.shield(run())
-
-    async def close(self) -> None:
-        async with self._lock:
-            await self._conn.close()
-
-
-async def _rowcount(conn: aiosqlite.Connection, sql: str, params: Params) -> int:
-    cur = await conn.execute(sql, params)
-    count = cur.rowcount
-    await cur.close()
-    return count
-
-
-async def _fetchone(conn: aiosqlite.Connection, sql: str, params: Params) -> Row | None:
-    async with conn.execute(sql, params) as cur:
-        row = await cur.fetchone()
-    return None if row is None else tuple(row)
-
-
-async def _fetchall(conn: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
-    async with conn.execute(sql, params) as cur:
-        rows = await cur.fetchall()
-    return [tuple(r) for r in rows]
-
-
-class Transaction:
-    """Statements inside `SqliteDatabase.transaction()` (the lock is already held)."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        return await _shielded(_rowcount(self._conn, sql, params))
-
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        return await _shielded(_fetchone(self._conn, sql, params))
-
-
-async def _shielded(op: Awaitable[T]) -> T:
-    """Await a statement; if cancelled meanwhile, still wait for it to finish, then re-raise."""
-    task = asyncio.ensure_future(op)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        raise
 
 
 class SqliteStore:
@@ -292,26 +114,66 @@ class SqliteStore:
         )
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str
+        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
     ) -> None:
         await self._db.execute(
-            "INSERT OR REPLACE INTO threads(channel_id, thread_ts, file_id, cache_key, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (channel_id, thread_ts, file_id, cache_key, time.time()),
+            "INSERT OR REPLACE INTO threads(channel_id, thread_ts, file_id, cache_key, "
+            "created_at, job_id, speaker_names) VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            (channel_id, thread_ts, file_id, cache_key, time.time(), job_id),
         )
 
     async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
-        row = await self._db.fetchone(
-            "SELECT t.file_id, c.transcript, c.duration_s FROM threads t "
-            "JOIN transcripts c ON c.cache_key = t.cache_key "
-            "WHERE t.channel_id = ? AND t.thread_ts = ?",
+        rows = await self._db.fetchall(
+            _THREAD_SELECT + " WHERE t.channel_id = ? AND t.thread_ts = ?",
             (channel_id, thread_ts),
         )
-        if row is None:
-            return None
-        return ThreadTranscript(
-            file_id=str(row[0]), transcript_json=str(row[1]), duration_s=float(row[2])
-        )
+        # A link whose transcript was purged is no transcript to answer from.
+        return _thread_from_row(rows[0]) if rows and rows[0][1] else None
+
+    async def rename_speakers(
+        self, channel_id: str, thread_ts: str, names: dict[str, str]
+    ) -> dict[str, str] | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT speaker_names FROM threads WHERE channel_id = ? AND thread_ts = ?",
+                (channel_id, thread_ts),
+            )
+            if row is None:
+                return None
+            merged = merge_names(_names(row[0]), names)
+            await tx.execute(
+                "UPDATE threads SET speaker_names = ? WHERE channel_id = ? AND thread_ts = ?",
+                (json.dumps(merged), channel_id, thread_ts),
+            )
+        return merged
+
+    async def forget_thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                _THREAD_SELECT + " WHERE t.channel_id = ? AND t.thread_ts = ?",
+                (channel_id, thread_ts),
+            )
+            await tx.execute(
+                "DELETE FROM threads WHERE channel_id = ? AND thread_ts = ?",
+                (channel_id, thread_ts),
+            )
+            if row is None:
+                return None
+            gone = _thread_from_row(row)
+            others = await tx.fetchone(
+                "SELECT COUNT(*) FROM threads WHERE file_id = ?", (gone.file_id,)
+            )
+            if others is not None and int(others[0]) == 0:
+                # Cache keys are "<file id>:<language>:<translation>" (bot.jobs.transcription).
+                await tx.execute(
+                    "DELETE FROM transcripts WHERE substr(cache_key, 1, ?) = ?",
+                    (len(gone.file_id) + 1, gone.file_id + ":"),
+                )
+        return gone
+
+    async def threads_of_file(self, file_id: str) -> list[ThreadTranscript]:
+        rows = await self._db.fetchall(_THREAD_SELECT + " WHERE t.file_id = ?", (file_id,))
+        return [_thread_from_row(row) for row in rows]
 
     async def purge(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
@@ -327,6 +189,28 @@ class SqliteStore:
 
     async def close(self) -> None:
         await self._db.close()
+
+
+def _thread_from_row(row: Row) -> ThreadTranscript:
+    file_id, transcript, duration_s, channel_id, thread_ts, cache_key, job_id, names = row
+    return ThreadTranscript(
+        file_id=str(file_id),
+        transcript_json=str(transcript),
+        duration_s=float(duration_s),
+        channel_id=str(channel_id),
+        thread_ts=str(thread_ts),
+        cache_key=str(cache_key),
+        job_id=str(job_id),
+        speaker_names=_names(names),
+    )
+
+
+def _names(raw: object) -> dict[str, str]:
+    try:
+        loaded = json.loads(str(raw or "{}"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
 def _settings_from_row(row: Row | None) -> ChannelSettings:
@@ -353,7 +237,3 @@ def _state(value: object) -> JobState:
         if value == s:
             return s
     raise ValueError(f"unknown job state {value!r}")
-
-
-def dumps(job: Job) -> str:
-    return json.dumps(job.model_dump(mode="json"), separators=(",", ":"))

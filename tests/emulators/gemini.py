@@ -24,6 +24,7 @@ import secrets
 import shutil
 import string
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,6 +263,8 @@ class RecordedRequest:
     json: Any
     body_size: int
     query: dict[str, str] = field(default_factory=dict)
+    #: When it arrived (epoch seconds): tests of due times compare against the journal's.
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
