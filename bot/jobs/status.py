@@ -36,7 +36,7 @@ def progress_text(name: str, duration_s: float, event: Progress) -> str:
     """mrkdwn: "Transcribing *name* · 42 min · 3 of 8 parts done"."""
     head = f"Transcribing *{escape_mrkdwn(inline(name))}* · {minutes(duration_s)}"
     if event.stage == "combining":
-        return f"{head} · putting the {event.total} parts together"
+        return f"{head} · {event.total} of {event.total} parts done, putting them together"
     if event.total > 1:
         return f"{head} · {event.done} of {event.total} parts done"
     return f"{head} · listening"
