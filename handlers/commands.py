@@ -13,7 +13,9 @@ HELP = (
     "*slack-scribe* transcribes audio and video shared in Slack with Gemini and answers in "
     "the file's thread with a summary and a speaker-labelled, timestamped transcript.\n"
     "• `/transcribe` — the latest recording in this channel without a transcript (in a thread, mention me)\n"
-    "• `/transcribe <message link or file link>` — that message's or file's recording\n"
+    "• `/transcribe <message link or file link>` — that message's or file's recording; add "
+    "`language <code>` and/or `translate <code>` for this request only (asked again with "
+    "other options, the transcript is made again and replaced in place)\n"
     "• `/transcribe auto on|off` — transcribe every clip shared in this channel, or only on "
     "request\n"
     "• `/transcribe language <code>|auto` — the language people speak here (e.g. `de`)\n"
@@ -76,6 +78,8 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
                 thread_ts=link.thread_ts or "",
                 message_ts=link.ts,
                 response_url=response_url,
+                language=parsed.language,
+                translate_to=parsed.translate_to,
             )
             await answer("On it: I'll transcribe that message's recording in its thread.")
         elif parsed.action == "file" and isinstance(parsed.value, str):
@@ -86,6 +90,8 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
                 team_id=team,
                 file_id=parsed.value,
                 response_url=response_url,
+                language=parsed.language,
+                translate_to=parsed.translate_to,
             )
             await answer("On it: I'll transcribe that file in the thread where it was shared.")
         else:

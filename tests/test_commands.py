@@ -249,6 +249,32 @@ def test_parse_command(text: str, action: str, value: object) -> None:
     assert (parsed.action, parsed.value) == (action, value)
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "translate_to"),
+    [
+        ("<https://t.slack.com/files/U0A/F0B1/x.m4a|x.m4a> language de", "de", None),
+        ("<https://t.slack.com/files/U0A/F0B1/x.m4a> translate en", None, "en"),
+        ("https://t.slack.com/files/U0A/F0B1/x.m4a language pt-BR translate EN", "pt-BR", "EN"),
+        ("<https://t.slack.com/archives/C0A1/p1700000000000100> Translate fr", None, "fr"),
+    ],
+)
+def test_parse_request_options_after_a_link(
+    text: str, language: str | None, translate_to: str | None
+) -> None:
+    parsed = parse_command(text)
+    assert parsed.action in ("file", "message")
+    assert (parsed.language, parsed.translate_to) == (language, translate_to)
+
+
+@pytest.mark.parametrize(
+    "rest", ["language", "language 12", "speed 2", "translate en extra", "language de de"]
+)
+def test_bad_request_options_get_the_usage(rest: str) -> None:
+    parsed = parse_command("<https://t.slack.com/files/U0A/F0B1/x.m4a> " + rest)
+    assert parsed.action == "usage"
+    assert isinstance(parsed.value, str) and "language <code>" in parsed.value
+
+
 def test_parse_message_links() -> None:
     top = parse_command("<https://team.slack.com/archives/C0A1/p1700000000000100>")
     assert top.message == MessageLink("C0A1", "1700000000.000100", None, "team.slack.com")

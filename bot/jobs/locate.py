@@ -128,7 +128,10 @@ async def _locate_message(services: JobServices, job: Job) -> str | None:
     submitted = 0
     for file in files:
         state = await _file_state(services, job.channel_id, msg, file)
-        if state is None and await _submit(services, job, job.channel_id, msg, file):
+        if state == "done" and await _other_options(services, job, job.channel_id, file):
+            state = None if await _redo(services, job, job.channel_id, msg, file) else "pending"
+            submitted += state is None
+        elif state is None and await _submit(services, job, job.channel_id, msg, file):
             submitted += 1
         else:
             states.add(state or "pending")
@@ -166,6 +169,10 @@ async def _locate_file(services: JobServices, job: Job) -> str | None:
     msg = {"ts": ts, "thread_ts": share.get("thread_ts") or ts}
     state = await _file_state(services, channel, msg, file)
     if state == "pending":
+        return f"{name} is being transcribed right now; the transcript will appear in its thread."
+    if state == "done" and await _other_options(services, job, channel, file):
+        if await _redo(services, job, channel, msg, file):
+            return None
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
     if state == "done":
         return f"{name} already has a transcript in the thread where it was shared."
@@ -244,11 +251,34 @@ async def _file_state(
     return None
 
 
-async def _submit(
+async def _other_options(
+    services: JobServices, job: Job, channel: str, file: dict[str, Any]
+) -> bool:
+    """Does this request ask for a language or translation the file's transcript lacks?"""
+    if job.language is None and job.translate_to is None:
+        return False
+    record = await services.store.get_job(transcribe_job_id(channel, str(file["id"])))
+    if record is None:
+        return False
+    done = record.job
+    return (job.language or done.language, job.translate_to or done.translate_to) != (
+        done.language,
+        done.translate_to,
+    )
+
+
+async def _redo(
     services: JobServices, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
-) -> int:
+) -> bool:
+    """Transcribe again with this request's options; the new transcript replaces the old
+    one's messages in place. False when another request restarted it first."""
+    target = _transcription(job, channel, msg, file).model_copy(update={"replace_reply": True})
+    return await services.queue.resubmit(target, also_done=True)
+
+
+def _transcription(job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]) -> Job:
     ts = str(msg.get("ts") or "")
-    target = job.model_copy(
+    return job.model_copy(
         update={
             "id": transcribe_job_id(channel, str(file["id"])),
             "kind": "transcribe",
@@ -260,6 +290,12 @@ async def _submit(
             "response_url": "",
         }
     )
+
+
+async def _submit(
+    services: JobServices, job: Job, channel: str, msg: dict[str, Any], file: dict[str, Any]
+) -> int:
+    target = _transcription(job, channel, msg, file)
     # The same id again: a job that failed runs once more (and finds in the thread whatever
     # it had posted), and a second request meanwhile finds it queued.
     if await services.queue.submit(target):

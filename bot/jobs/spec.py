@@ -50,6 +50,9 @@ class Job(BaseModel):
     #: How many times a person asked again after this job failed (`JobQueue.resubmit`); it
     #: tells each failure's `:warning:` reply apart, and that parts may already be posted.
     retry: int = 0
+    #: Transcribe again (other options were asked for): the new transcript replaces the
+    #: messages of the one already in the thread, in place.
+    replace_reply: bool = False
     #: export: the format (txt, srt, vtt, json, md); translate: the language code.
     option: str = ""
     #: rename: speaker label → the name people gave it.

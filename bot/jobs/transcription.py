@@ -93,7 +93,11 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int, status:
         requested_by=job.user_id if job.requested and job.user_id != sharer else None,
     )
     with s.metrics.stage("post"):
-        first_ts = await s.replies.deliver(job, plan_delivery(transcript, info), resumed=resumed)
+        delivery = plan_delivery(transcript, info)
+        if job.replace_reply:  # asked again with other options: the old transcript goes
+            first_ts = await s.replies.replace(job, delivery)
+        else:
+            first_ts = await s.replies.deliver(job, delivery, resumed=resumed)
     if first_ts:
         await s.store.record_reply(job.id, first_ts)
     # Only a whole transcript links the thread: questions and "already transcribed"

@@ -44,11 +44,12 @@ class JobQueue(Protocol):
     async def submit(self, job: Job) -> bool:
         """Journal the job durably; False when a job with this id already exists (dedup)."""
 
-    async def resubmit(self, job: Job) -> bool:
+    async def resubmit(self, job: Job, *, also_done: bool = False) -> bool:
         """Queue a job that failed again, under its id (a person asked for another try).
 
         False when the job is not in the `failed` state (queued, running, done or unknown),
-        so two requests after one failure start one run. The spec is replaced by `job`
+        so two requests after one failure start one run; `also_done`: a finished job too
+        (a transcript asked for again with other options). The spec is replaced by `job`
         with `retry` counted up.
         """
 

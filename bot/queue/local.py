@@ -121,14 +121,23 @@ class LocalQueue:
         rows = await self._db.fetchall(sql, params)
         return {str(row[0]) for row in rows}
 
-    async def resubmit(self, job: Job) -> bool:
+    async def resubmit(self, job: Job, *, also_done: bool = False) -> bool:
+        states = ["failed", "done"] if also_done else ["failed"]
+        marks = ", ".join("?" * len(states))  # only placeholders are joined into the SQL
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT spec FROM jobs WHERE id = ? AND state = 'failed'", (job.id,)
+                f"SELECT spec FROM jobs WHERE id = ? AND state IN ({marks})",  # noqa: S608
+                (job.id, *states),
             )
             if row is None:
                 return False
-            again = job.model_copy(update={"retry": _previous_retry(row[0]) + 1})
+            again = job.model_copy(
+                update={
+                    "retry": _previous_retry(row[0]) + 1,
+                    "transient_failures": 0,
+                    "transient_since": None,
+                }
+            )
             await tx.execute(
                 "UPDATE jobs SET spec = ?, state = 'queued', attempts = 0, last_error = NULL, "
                 "due_at = 0, updated_at = ? WHERE id = ?",

@@ -86,15 +86,21 @@ class RedisQueue:
             # WatchError: another instance submitted it between our check and our write.
             return await self._enqueue(pipe, job, record)
 
-    async def resubmit(self, job: Job) -> bool:
+    async def resubmit(self, job: Job, *, also_done: bool = False) -> bool:
         key = job_key(job.id)
         async with self._redis.pipeline(transaction=True) as pipe:
             await pipe.watch(key)
             state, spec = await pipe.hmget(key, ["state", "spec"])  # type: ignore[misc]
-            if state != "failed":
+            if state not in (("failed", "done") if also_done else ("failed",)):
                 await pipe.reset()  # type: ignore[no-untyped-call]
                 return False
-            again = job.model_copy(update={"retry": _previous_retry(spec) + 1})
+            again = job.model_copy(
+                update={
+                    "retry": _previous_retry(spec) + 1,
+                    "transient_failures": 0,
+                    "transient_since": None,
+                }
+            )
             return await self._enqueue(pipe, again, {}, clear_error=True)
 
     async def _enqueue(

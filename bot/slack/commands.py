@@ -43,10 +43,14 @@ class Command:
     link_host: str = ""
     #: `vocabulary add|remove`: the terms given.
     terms: tuple[str, ...] = ()
+    #: A link's options for this request only: `language <code>`, `translate <code>`.
+    language: str | None = None
+    translate_to: str | None = None
 
 
 USAGE = (
-    "Usage: `/transcribe` (latest recording here) · `/transcribe <message or file link>` · "
+    "Usage: `/transcribe` (latest recording here) · `/transcribe <message or file link> "
+    "[language <code>] [translate <code>]` · "
     "`/transcribe help` · `/transcribe auto on|off` · `/transcribe language <code>|auto` · "
     "`/transcribe translate <code>|off` · `/transcribe vocabulary add|remove|list <terms>`"
 )
@@ -116,13 +120,47 @@ def parse_command(text: str) -> Command:
         )
     if head == "vocabulary":
         return parse_vocabulary(stripped[len(words[0]) :])
-    link = parse_message_link(stripped)
+    link = parse_message_link(words[0])
+    file_link = None if link is not None else parse_file_link(words[0])
+    if link is None and file_link is None:
+        return Command("usage")
+    options = _request_options(words[1:])
+    if isinstance(options, str):
+        return Command("usage", options)
+    language, translate_to = options
     if link is not None:
-        return Command("message", message=link, link_host=link.host)
-    file_link = parse_file_link(stripped)
-    if file_link is not None:
-        return Command("file", file_link[0], link_host=file_link[1])
-    return Command("usage")
+        return Command(
+            "message",
+            message=link,
+            link_host=link.host,
+            language=language,
+            translate_to=translate_to,
+        )
+    assert file_link is not None
+    return Command(
+        "file",
+        file_link[0],
+        link_host=file_link[1],
+        language=language,
+        translate_to=translate_to,
+    )
+
+
+def _request_options(words: list[str]) -> tuple[str | None, str | None] | str:
+    """`language de translate en` after a link → (language, translation); else what's wrong."""
+    found: dict[str, str] = {}
+    pairs = list(zip(words[::2], words[1::2], strict=False))
+    if len(words) % 2 or any(
+        name.lower() not in ("language", "translate") or not _LANG.match(code)
+        for name, code in pairs
+    ):
+        return (
+            "After the link, only `language <code>` and `translate <code>` (codes such as "
+            "`en`, `de` or `pt-BR`) may follow."
+        )
+    for name, code in pairs:
+        found[name.lower()] = code
+    return found.get("language"), found.get("translate")
 
 
 def parse_terms(text: str) -> list[str]:

@@ -156,6 +156,8 @@ class Intake:
         file_id: str = "",
         question: str | None = None,
         response_url: str = "",
+        language: str | None = None,
+        translate_to: str | None = None,
     ) -> bool:
         """Work out later, with the Web API, which media is meant, and transcribe it.
 
@@ -176,6 +178,8 @@ class Intake:
                 requested=True,
                 question=question or None,
                 response_url=response_url,
+                language=language,
+                translate_to=translate_to,
             )
         )
 

@@ -40,6 +40,8 @@ class Posted:
 
     markers: dict[str, str] = field(default_factory=dict)
     file_titles: set[str] = field(default_factory=set)
+    #: The ids of those files, by title.
+    file_ids: dict[str, str] = field(default_factory=dict)
 
 
 class Replies:
@@ -65,7 +67,9 @@ class Replies:
                     block_id = str(block.get("block_id") or "")
                     if block_id.startswith(marker):
                         found.markers[block_id] = str(msg.get("ts") or "")
-                found.file_titles.update(str(f.get("title")) for f in msg.get("files") or [])
+                for file in msg.get("files") or []:
+                    found.file_titles.add(str(file.get("title")))
+                    found.file_ids[str(file.get("title"))] = str(file.get("id") or "")
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 return found
@@ -166,6 +170,48 @@ class Replies:
                     f"transcript ({_slack_error(exc)}). Mention me in this thread and I'll "
                     "attach them."
                 ) from exc
+        return first_ts
+
+    async def replace(self, job: Job, delivery: Delivery) -> str | None:
+        """Make the job's reply in the thread be `delivery`, in place: parts already there
+        are edited, missing ones posted, surplus ones deleted, files with the whole
+        transcript uploaded anew. Safe to run again after a failure. Returns part 1's ts.
+        """
+        marker = reply_marker(job.id)
+        already = await self.posted(job)
+        first_ts: str | None = None
+        for index, message in enumerate(delivery.messages):
+            ts = already.markers.get(f"{marker}-{index}")
+            if ts:
+                await self.update(job, ts, message, f"{marker}-{index}")
+            else:
+                ts = await self.post(job, message, f"{marker}-{index}")
+            if index == 0:
+                first_ts = ts
+        for block_id, ts in already.markers.items():
+            part = block_id.removeprefix(marker + "-")
+            if part.isdigit() and int(part) >= len(delivery.messages):
+                await self.delete(job, ts)
+        titles = {a.title for a in delivery.attachments}
+        for title, file_id in already.file_ids.items():
+            if title in titles and file_id:
+                # The old transcript's file under the same title: replaced, not kept beside.
+                await confirm_lease()
+                try:
+                    await self._slack.files_delete(file=file_id)
+                except SlackApiError as exc:
+                    # Someone else's file of that title (cant_delete_file), or gone already.
+                    logger.info("kept file %s: %s", file_id, exc.response.get("error"))
+        if delivery.attachments:
+            await confirm_lease()
+            await self._slack.files_upload_v2(
+                channel=job.channel_id,
+                thread_ts=job.thread_ts,
+                file_uploads=[
+                    {"content": a.content, "filename": a.filename, "title": a.title}
+                    for a in delivery.attachments
+                ],
+            )
         return first_ts
 
     async def report_failure(self, job: Job, text: str, *, status_ts: str | None = None) -> None:
