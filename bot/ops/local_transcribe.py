@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.errors import UserFacingError
-from bot.gemini.chunked import transcribe_recording
+from bot.gemini.chunked import CHUNK_ABOVE_S, transcribe_recording
 from bot.gemini.client import GeminiTranscriber, build_client
 from bot.gemini.config import GeminiConfig, Usage
 from bot.gemini.prompts import TranscribeOptions
@@ -113,17 +113,15 @@ async def _transcribe_one(
             prepare_audio, path, workdir, max_minutes=settings.scribe_max_audio_minutes
         )
         usage = Usage()
-        uploads = audio.size_bytes > settings.inline_limit_bytes
-        size = f"({audio.size_bytes / 1e6:.1f} MB)"
-
-        def status() -> tuple[int, str]:
-            # The transcriber records each upload in `usage` once it is done, and each answer.
-            if uploads and not usage.uploads:
-                return 1, size
-            return 2, f"({usage.requests} answer(s) so far)" if usage.requests else ""
-
-        bar.follow(status)
-        transcript, _chunks = await transcribe_recording(gemini, audio, workdir, options, usage)
+        # A recording sent whole goes through the Files API when it is over the inline
+        # limit; the transcriber records each upload in `usage` once it is done.
+        uploads = (
+            audio.size_bytes > settings.inline_limit_bytes and audio.duration_s <= CHUNK_ABOVE_S
+        )
+        bar.prepared(uploading=lambda: uploads and not usage.uploads)
+        transcript, _chunks = await transcribe_recording(
+            gemini, audio, workdir, options, usage, on_progress=bar.on_progress
+        )
     bar.note(
         f"{path.name}: {audio.duration_s:.0f} s of audio, {usage.requests} Gemini request(s), "
         f"{usage.input_tokens} input / {usage.output_tokens} output + "
