@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backends import open_backend
+from bot.backends import EmbeddedJobs, open_backend
 from bot.gemini.config import GeminiConfig
 from bot.gemini.lazy import LazyGeminiTranscriber
 from bot.jobs.pipeline import Pipeline
@@ -84,8 +84,17 @@ class Runtime:
     purger: asyncio.Task[None] | None = field(default=None, init=False)
 
     @classmethod
-    async def create(cls, settings: Settings, *, transcriber: Transcriber | None = None) -> Runtime:
-        """Everything from the settings; `transcriber` replaces Gemini (tests, other backends)."""
+    async def create(
+        cls,
+        settings: Settings,
+        *,
+        transcriber: Transcriber | None = None,
+        embedded_jobs: EmbeddedJobs = "here",
+    ) -> Runtime:
+        """Everything from the settings; `transcriber` replaces Gemini (tests, other backends).
+
+        `embedded_jobs` (SQLite mode): where this process's jobs run (`bot.backends`).
+        """
         metrics = Metrics()
         slack = build_slack_client(settings)
         http = aiohttp.ClientSession(
@@ -93,7 +102,7 @@ class Runtime:
                 total=None, sock_connect=30, sock_read=DOWNLOAD_READ_TIMEOUT_S
             )
         )
-        store, queue = await open_backend(settings)
+        store, queue = await open_backend(settings, embedded_jobs=embedded_jobs)
         # The SDK is loaded by the first job: web-only processes never pay for it.
         transcriber = transcriber or LazyGeminiTranscriber(
             GeminiConfig.from_settings(settings), concurrency=settings.scribe_max_concurrency

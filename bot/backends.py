@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from bot.queue.base import JobQueue
 from bot.settings import Settings
@@ -39,7 +39,14 @@ async def open_redis_backend(settings: Settings) -> tuple[RedisStore, RedisQueue
     return RedisStore(redis, retention_s=keep), RedisQueue(redis, retention_s=keep)
 
 
-async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
+#: Where an embedded process's jobs run: here (tests, SCRIBE_JOB_PROCESS=false), in the job
+#: process this one supervises (`serve`, `socket`), or this is that job process.
+EmbeddedJobs = Literal["here", "job_process", "is_job_process"]
+
+
+async def open_backend(
+    settings: Settings, *, embedded_jobs: EmbeddedJobs = "here"
+) -> tuple[Store, JobQueue]:
     """SQLite (embedded) or Redis (scaled out), per the settings."""
     if settings.redis_url:
         return await open_redis_backend(settings)
@@ -48,4 +55,10 @@ async def open_backend(settings: Settings) -> tuple[Store, JobQueue]:
     from bot.store.sqlite_db import SqliteDatabase
 
     db = await SqliteDatabase.open(settings.scribe_db)
-    return SqliteStore(db), LocalQueue(db, concurrency=settings.scribe_max_concurrency)
+    queue = LocalQueue(
+        db,
+        concurrency=settings.scribe_max_concurrency,
+        consume=embedded_jobs != "job_process",
+        watch_others=embedded_jobs == "is_job_process",
+    )
+    return SqliteStore(db), queue

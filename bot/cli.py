@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from bot.ops.lifecycle import secrets_of, wait_for_signal
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+    from bot.ops.job_process import JobProcess
 
 logger = logging.getLogger("slack-scribe")
 
@@ -48,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bot.ops.logs import setup_logging
 
-    setup_logging(settings.scribe_log_level, settings.scribe_log_format, _secrets(settings))
+    setup_logging(settings.scribe_log_level, settings.scribe_log_format, secrets_of(settings))
     try:
         if args.command == "serve":
             port = args.port or int(os.environ.get("PORT", "3000"))  # Heroku sets PORT
@@ -91,60 +96,60 @@ def _require_for(command: str, settings: Settings) -> None:
     settings.require(*needs)
 
 
-def _secrets(settings: Settings) -> list[str]:
-    values = (
-        settings.slack_bot_token,
-        settings.slack_signing_secret,
-        settings.slack_app_token,
-        settings.gemini_api_key,
-    )
-    return [v.get_secret_value() for v in values if v is not None]
-
-
-async def _wait_for_signal() -> None:
-    """Block until SIGTERM (Heroku's stop) or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    logger.info("stopping: finishing running jobs, leaving the rest queued")
-
-
 async def _serve(settings: Settings, host: str, port: int) -> int:
     from aiohttp import web
 
-    from bot.app import Runtime
     from bot.web import build_web_app
 
-    runtime = await Runtime.create(settings)
+    runtime, job_process = await _runtime_and_jobs(settings)
     runner = web.AppRunner(build_web_app(runtime), handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     logger.info("listening on http://%s:%d (POST /slack/events)", host, port)
     try:
-        await _wait_for_signal()
+        if job_process is not None:
+            await job_process.start()
+        await wait_for_signal()
     finally:
         await runner.cleanup()  # stops workers gracefully, closes clients
+        if job_process is not None:
+            await job_process.stop(settings.scribe_shutdown_grace_s)
     return 0
+
+
+async def _runtime_and_jobs(settings: Settings) -> tuple[Runtime, JobProcess | None]:
+    """The serving runtime, and (embedded mode) the job process that runs its jobs."""
+    from bot.app import Runtime
+    from bot.ops.job_process import JobProcess
+    from bot.queue.local import LocalQueue
+
+    if settings.redis_url or not settings.scribe_job_process:
+        return await Runtime.create(settings), None
+    runtime = await Runtime.create(settings, embedded_jobs="job_process")
+    job_process = JobProcess()
+    if isinstance(consumer := runtime.queue, LocalQueue):
+        consumer.consumer_check = job_process.check
+    return runtime, job_process
 
 
 async def _socket(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-    from bot.app import Runtime
-
-    runtime = await Runtime.create(settings)
+    runtime, job_process = await _runtime_and_jobs(settings)
     app = runtime.bolt_app()
     assert settings.slack_app_token is not None  # checked by _require_for
     handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
     await runtime.start_workers()
+    if job_process is not None:
+        await job_process.start()
     await handler.connect_async()  # type: ignore[no-untyped-call]
     logger.info("connected in Socket Mode")
     try:
-        await _wait_for_signal()
+        await wait_for_signal()
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await runtime.close()
+        if job_process is not None:
+            await job_process.stop(settings.scribe_shutdown_grace_s)
     return 0

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # transcript, besides workspace admins and owners.
     scribe_admins: str = ""
     scribe_delete_with_source: bool = True
+    # Embedded mode: `serve` and `socket` run the jobs in a child process of their own, so
+    # that job work (requests built and parsed, replies rendered) never delays Slack's acks.
+    scribe_job_process: bool = True
     # Processes that probe, transcode and split media (bot/media/pool.py): one per core.
     scribe_media_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -35,6 +36,9 @@ _MAX_DEFER_S = 0.5
 #: How often an idle worker looks for deferred jobs that have fallen due.
 _POLL_S = 1.0
 
+#: How often a job process looks for other processes' commits (new jobs).
+_WATCH_S = 0.05
+
 #: After an unexpected error (the journal unreachable), a worker waits this long and retries.
 _ERROR_PAUSE_S = 1.0
 
@@ -56,13 +60,28 @@ RETURNING id, spec, attempts
 
 
 class LocalQueue:
-    """`bot.queue.base.JobQueue` on the SQLite journal, consumed in this process."""
+    """`bot.queue.base.JobQueue` on the SQLite journal.
 
-    consumes_here = True
+    Consumed in this process (`consume=True`), or only written here while a job process
+    (`bot.jobrunner`, started by `serve` and `socket`) consumes it: then that process
+    watches the journal for other processes' commits (`watch_others=True`).
+    """
 
-    def __init__(self, db: SqliteDatabase, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        *,
+        concurrency: int,
+        consume: bool = True,
+        watch_others: bool = False,
+    ) -> None:
         self._db = db
         self._concurrency = concurrency
+        #: Whether this process runs the queue's jobs (`JobQueue.consumes_here`).
+        self.consumes_here = consume
+        self._watch_others = watch_others
+        #: Raises if the process that consumes the journal is down (set by its supervisor).
+        self.consumer_check: Callable[[], None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._workers: list[asyncio.Task[None]] = []
@@ -157,7 +176,11 @@ class LocalQueue:
         return int(row[0]) if row else 0
 
     async def check(self) -> None:
-        """Raise if a worker of this process has stopped (it should only stop at shutdown)."""
+        """Raise if a worker of this process (or the job process) has stopped."""
+        if not self.consumes_here:
+            if self.consumer_check is not None:
+                self.consumer_check()
+            return
         if self._stopping:
             return
         for worker in self._workers:
@@ -165,6 +188,8 @@ class LocalQueue:
                 raise RuntimeError(f"worker {worker.get_name()} stopped")
 
     async def start(self, handler: JobHandler) -> None:
+        if not self.consumes_here:
+            return  # the job process consumes the journal
         resumed = await self._db.execute(
             "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
             (time.time(),),
@@ -176,6 +201,28 @@ class LocalQueue:
             asyncio.create_task(self._work(handler), name=f"scribe-worker-{i}")
             for i in range(self._concurrency)
         ]
+        if self._watch_others:
+            self._workers.append(
+                asyncio.create_task(self._watch_commits(), name="scribe-journal-watch")
+            )
+
+    async def _watch_commits(self) -> None:
+        """Wake the workers when another process commits to the journal (a new job).
+
+        `PRAGMA data_version` changes when another connection commits, and costs no I/O
+        to ask (sqlite.org/pragma.html#pragma_data_version).
+        """
+        seen = None
+        while not self._stopping:
+            try:
+                row = await self._db.fetchone("PRAGMA data_version")
+                version = row[0] if row else None
+                if version != seen:
+                    seen = version
+                    self._wake.set()
+            except Exception:
+                logger.exception("could not watch the journal; retrying")
+            await asyncio.sleep(_WATCH_S)
 
     async def _claim(self) -> tuple[Job, int] | None:
         """The next job, marked running; a row that cannot be read is failed on the spot."""
