@@ -2,6 +2,9 @@
 
 The real slack_sdk / slack_bolt clients talk to it over HTTP (`base_url=emu.api_url`); it checks
 tokens, scopes, arguments, Block Kit limits and rate limits the way Slack does (slack-wire.md).
+Modules: slack_web_api (methods), slack_blocks (Block Kit), slack_views (trigger_ids, modals),
+slack_interactivity (block_actions, view_submission), slack_deletions (chat.delete,
+files.delete, people deleting), slack_inbound (signed requests, Socket Mode), slack_files.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import aiohttp
 from aiohttp import web
 
 from bot.slack.scopes import BOT_SCOPES
+from tests.emulators.slack_blocks import check_blocks
+from tests.emulators.slack_deletions import DeletionsMixin
 from tests.emulators.slack_files import FileHostingMixin
 from tests.emulators.slack_inbound import InboundMixin
+from tests.emulators.slack_interactivity import InteractivityMixin
+from tests.emulators.slack_views import TRIGGER_TTL_S, ViewsMixin
 from tests.emulators.slack_web_api import WebApiMixin, channel_kind
 from tests.emulators.slack_wire import (
     METHOD_SCOPES,
@@ -32,7 +39,6 @@ from tests.emulators.slack_wire import (
     RateLimiter,
     SentRequest,
     SlackApiFailure,
-    check_blocks,
     sign,
 )
 
@@ -49,7 +55,14 @@ DEFAULT_SCOPES = BOT_SCOPES  # what manifest.yml asks for (tests/test_manifest.p
 APP_TOKEN_SCOPES = ("connections:write",)
 
 
-class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
+class SlackEmulator(
+    WebApiMixin,
+    FileHostingMixin,
+    InboundMixin,
+    InteractivityMixin,
+    ViewsMixin,
+    DeletionsMixin,
+):
     def __init__(
         self,
         *,
@@ -93,9 +106,17 @@ class SlackEmulator(WebApiMixin, FileHostingMixin, InboundMixin):
         self.reaction_log: list[tuple[str, str, str, str]] = []
         self.uploads: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
+        self.deletes: list[dict[str, Any]] = []  # chat.delete: channel, ts, message, events
+        self.file_deletes: list[dict[str, Any]] = []  # files.delete: file, event
         self.ephemerals: list[dict[str, Any]] = []
         self.response_url_posts: list[dict[str, Any]] = []
         self.home_views: dict[str, dict[str, Any]] = {}
+        # Modals: views.open answers, in order; by id the view now, its user, whether open.
+        self.views_opened: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.view_anomalies: list[dict[str, Any]] = []  # app answers Slack would not honour
+        self.trigger_ttl_s = TRIGGER_TTL_S  # tests may lower it, or age_trigger()
+        self.triggers: dict[str, dict[str, Any]] = {}
         self.file_downloads: list[DownloadRecord] = []
         self.thread_anomalies: list[dict[str, Any]] = []  # thread_ts naming no message / a reply
         self.sent_events: list[dict[str, Any]] = []

@@ -203,6 +203,7 @@ class FileHostingMixin:
             and "files:read" in self.scopes
             and stored["visible_to_bot"]
             and not stored.get("hidden_by_limit")
+            and not stored.get("deleted")  # [guess] a deleted file's URLs lead nowhere
         )
         if not authorized:
             # Slack sends unauthenticated downloads to the workspace sign-in page (HTML, 200).

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.emulators.slack_blocks import check_blocks
 from tests.emulators.slack_wire import SentRequest, sign
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -218,9 +219,6 @@ class InboundMixin:
         self.response_urls[key] = {**context, "uses": 0}
         return f"{self.base_url}/response_url/{key}"
 
-    def _new_trigger_id(self) -> str:
-        return f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(16)}"
-
     def slash_command_payload(
         self,
         *,
@@ -245,7 +243,7 @@ class InboundMixin:
             "api_app_id": self.app_id,
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": self._new_trigger_id(),
+            "trigger_id": self._new_trigger_id(user),
         }
 
     async def send_slash_command(
@@ -298,7 +296,7 @@ class InboundMixin:
             "is_enterprise_install": False,
             "enterprise": None,
             "callback_id": callback_id,
-            "trigger_id": self._new_trigger_id(),
+            "trigger_id": self._new_trigger_id(user),
             "message_ts": message["ts"],
             "message": {"type": "message", "team": self.team_id, **public},
             "response_url": self._new_response_url({"channel": channel, "user": user}),
@@ -344,55 +342,7 @@ class InboundMixin:
             "is_enterprise_install": False,
             "enterprise": None,
             "callback_id": callback_id,
-            "trigger_id": self._new_trigger_id(),
-        }
-        return await self.send_interactive(url, payload, **kw)
-
-    async def send_block_action(
-        self,
-        url: str,
-        *,
-        action_id: str,
-        value: str = "",
-        message: dict[str, Any],
-        channel: str = "C0GENERAL",
-        user: str = "U0ALICE",
-        block_id: str = "b1",
-        **kw: Any,
-    ) -> SentRequest:
-        payload = {
-            "type": "block_actions",
-            "token": VERIFICATION_TOKEN,
-            "team": {"id": self.team_id, "domain": self.team_domain},
-            "user": {
-                "id": user,
-                "username": self.users.get(user, {}).get("name", user),
-                "team_id": self.team_id,
-            },
-            "api_app_id": self.app_id,
-            "container": {
-                "type": "message",
-                "message_ts": message["ts"],
-                "channel_id": channel,
-                "is_ephemeral": False,
-            },
-            "trigger_id": self._new_trigger_id(),
-            "channel": {
-                "id": channel,
-                "name": self.channels.get(channel, {}).get("name") or channel,
-            },
-            "message": {k: v for k, v in message.items() if k not in ("channel", "channel_type")},
-            "response_url": self._new_response_url({"channel": channel, "user": user}),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": block_id,
-                    "value": value,
-                    "action_ts": self._next_ts(),
-                    "text": {"type": "plain_text", "text": action_id},
-                }
-            ],
+            "trigger_id": self._new_trigger_id(user),
         }
         return await self.send_interactive(url, payload, **kw)
 
@@ -409,6 +359,22 @@ class InboundMixin:
         except ValueError:
             return web.Response(status=400, text="invalid_payload", content_type="text/plain")
         self.response_url_posts.append({"url": str(request.url), **record, "body": body})
+        original = None
+        if record.get("message_ts"):  # a block action's response_url knows its message [doc]
+            original = self._find_message(record["channel"], record["message_ts"])
+            if original is not None and original.get("bot_id") != self.bot_id:
+                original = None  # only the app's own messages can be replaced or deleted
+        if original is not None and body.get("delete_original"):
+            self._remove_message(record["channel"], original)
+            return web.Response(text="ok", content_type="text/plain")
+        if original is not None and body.get("replace_original"):
+            # The answers to a bad replacement are not recorded; 400 with the error [guess].
+            problem = check_blocks(body.get("blocks", []))
+            if problem is not None or not (body.get("text") or body.get("blocks")):
+                error = problem[0] if problem else "no_text"
+                return web.Response(status=400, text=error, content_type="text/plain")
+            original.update(text=body.get("text", ""), blocks=body.get("blocks", []))
+            return web.Response(text="ok", content_type="text/plain")
         if body.get("response_type") == "in_channel" and record.get("channel") in self.channels:
             channel = self.channels[record["channel"]]
             self._bot_message(

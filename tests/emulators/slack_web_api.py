@@ -11,13 +11,11 @@ import json
 import secrets
 from typing import Any, ClassVar
 
+from tests.emulators.slack_blocks import MAX_MESSAGE_TEXT, MAX_VIEW_BLOCKS, check_blocks
 from tests.emulators.slack_wire import (
     HISTORY_SCOPES,
-    MAX_MESSAGE_TEXT,
-    MAX_VIEW_BLOCKS,
     READ_SCOPES,
     SlackApiFailure,
-    check_blocks,
     decode_cursor,
     encode_cursor,
 )
@@ -77,6 +75,7 @@ class WebApiMixin:
         "chat.update": "_chat_update",
         "chat.postEphemeral": "_chat_post_ephemeral",
         "chat.getPermalink": "_chat_get_permalink",
+        "chat.delete": "_chat_delete",  # slack_deletions.py
         "reactions.add": "_reactions_add",
         "reactions.remove": "_reactions_remove",
         "files.info": "_files_info",
@@ -87,7 +86,9 @@ class WebApiMixin:
         "users.info": "_users_info",
         "files.getUploadURLExternal": "_files_get_upload_url_external",
         "files.completeUploadExternal": "_files_complete_upload_external",
+        "files.delete": "_files_delete",  # slack_deletions.py
         "views.publish": "_views_publish",
+        "views.open": "_views_open",  # slack_views.py
         "apps.connections.open": "_apps_connections_open",
     }
 
@@ -189,8 +190,13 @@ class WebApiMixin:
         return result
 
     def _wire_file(self, file: dict[str, Any], *, stub: bool) -> dict[str, Any]:
-        """A file as a message (event or history) shows it: whole, a stub, or a tombstone."""
+        """A file as a message (event or history) shows it: whole, a stub, or a tombstone
+        (deleted, or hidden by the plan's limit)."""
         record = self.files.get(file.get("id", ""))
+        if record is not None and record.get("deleted"):
+            # A deleted file stays in its messages as a tombstone: no name, no URLs
+            # (wee-slack/wee-slack#641; rusq/slackdump#270) [3p].
+            return {"id": file["id"], "mode": "tombstone"}
         if record is not None and record.get("hidden_by_limit"):
             return hidden_by_limit(file["id"])
         if stub:
@@ -562,7 +568,9 @@ class WebApiMixin:
         view = json_arg(require(params, "view"), "view")
         if not isinstance(view, dict) or view.get("type") != "home":
             raise SlackApiFailure("invalid_arguments")
-        problem = check_blocks(view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS)
+        problem = check_blocks(
+            view.get("blocks", []), max_blocks=MAX_VIEW_BLOCKS, action_ids_per_message=False
+        )
         if problem is not None:
             raise SlackApiFailure(problem[0], response_metadata={"messages": problem[1]})
         stored = {

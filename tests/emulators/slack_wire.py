@@ -1,6 +1,7 @@
-"""Wire-level pieces of the Slack emulator: records, signing, rate limits, Block Kit checks.
+"""Wire-level pieces of the Slack emulator: records, signing, scopes, rate limits.
 
-Plain data and pure functions, so the emulator modules stay about routing and state.
+Plain data and pure functions, so the emulator modules stay about routing and state. Block Kit
+checks live in slack_blocks.py.
 """
 
 from __future__ import annotations
@@ -101,13 +102,16 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "chat.getPermalink": None,
+    "chat.delete": "chat:write",
     "reactions.add": "reactions:write",
     "reactions.remove": "reactions:write",
     "files.info": "files:read",
     "users.info": "users:read",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
+    "files.delete": "files:write",
     "views.publish": None,
+    "views.open": None,  # [doc] views.open: "no scope required"
     "apps.connections.open": "connections:write",
 }
 
@@ -134,6 +138,7 @@ METHOD_TIERS: dict[str, int] = {
     "chat.update": 3,
     "chat.postEphemeral": 4,
     "chat.getPermalink": 4,
+    "chat.delete": 3,
     "reactions.add": 3,
     "reactions.remove": 2,
     "files.info": 4,
@@ -144,7 +149,9 @@ METHOD_TIERS: dict[str, int] = {
     "users.info": 4,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
+    "files.delete": 3,
     "views.publish": 4,
+    "views.open": 4,
     "apps.connections.open": 1,
 }
 # chat.postMessage: ~1 message/s per channel with short bursts allowed.
@@ -187,263 +194,3 @@ class RateLimiter:
         if bucket is None:
             bucket = self.buckets[key] = TokenBucket(burst, refill)
         return bucket.take()
-
-
-# --- Block Kit ----------------------------------------------------------------------------------
-
-# Sources: [sdk] slack_sdk 3.48 models/blocks (blocks.py, block_elements.py, basic_components.py)
-# and models/views; [doc] docs.slack.dev/reference/block-kit (blocks, block-elements,
-# composition-objects) and the method pages; [changelog] api.slack.com/changelog.
-MAX_BLOCKS = 50  # [doc] blocks: "up to 50 blocks in each message"
-MAX_VIEW_BLOCKS = 100  # [doc] "100 blocks in modals or Home tabs"; [sdk] View.blocks_max_length
-MAX_SECTION_TEXT = 3000  # [sdk] SectionBlock.text_max_length
-MAX_SECTION_FIELDS = 10  # [sdk] SectionBlock.fields_max_length
-MAX_FIELD_TEXT = 2000  # [doc] section fields: "Maximum length for the text in each item is 2000"
-MAX_HEADER_TEXT = 150  # [sdk] HeaderBlock.text_max_length
-MAX_MARKDOWN_TOTAL = 12_000  # [doc] markdown block: cumulative limit per payload
-MAX_BLOCK_ID = 255  # [sdk] Block.block_id_max_length
-MAX_CONTEXT_ELEMENTS = 10  # [sdk] ContextBlock.elements_max_length
-MAX_ACTIONS_ELEMENTS = 25  # [sdk] ActionsBlock.elements_max_length
-MAX_IMAGE_URL = 3000  # [sdk] ImageBlock/ImageElement.image_url_max_length
-MAX_ALT_TEXT = 2000  # [sdk] ImageBlock.alt_text_max_length
-MAX_ACTION_ID = 255  # [sdk] InteractiveElement.action_id_max_length
-MAX_BUTTON_TEXT = 75  # [sdk] ButtonElement.text_max_length (plain_text only [doc])
-MAX_BUTTON_VALUE = 2000  # [sdk] ButtonElement.value_max_length
-MAX_BUTTON_URL = 3000  # [sdk] ButtonElement.url_max_length
-MAX_PLACEHOLDER = 150  # [sdk] InputInteractiveElement.placeholder_max_length
-MAX_SELECT_OPTIONS = 100  # [sdk] StaticSelectElement.options_max_length (also option_groups)
-MAX_OVERFLOW_OPTIONS = 5  # [sdk] OverflowMenuElement.options_max_length (min 1)
-MAX_OPTION_TEXT = 75  # [sdk] Option.label_max_length
-MAX_OPTION_VALUE = 150  # [sdk] Option.value_max_length
-# chat.postMessage truncates longer `text` and warns (changelog 2018-04 "truncating really
-# long messages"). chat.update and chat.postEphemeral document msg_too_long but no truncation,
-# so the emulator refuses there: stricter than Slack may be, never looser.
-MAX_MESSAGE_TEXT = 40_000
-
-KNOWN_BLOCK_TYPES = {
-    "actions",
-    "context",
-    "divider",
-    "file",
-    "header",
-    "image",
-    "input",
-    "markdown",
-    "rich_text",
-    "section",
-    "video",
-    "table",
-    "context_actions",
-    "call",
-}
-
-
-def _schema_error(pointer: str, detail: str | None = None) -> list[str]:
-    errors = [f"failed to match all allowed schemas [json-pointer:{pointer}]"]
-    if detail:
-        errors.append(detail)
-    return errors
-
-
-def _text_object_errors(
-    obj: Any, pointer: str, *, max_len: int, plain_only: bool = False
-) -> list[str]:
-    allowed = {"plain_text"} if plain_only else {"plain_text", "mrkdwn"}
-    if not isinstance(obj, dict) or obj.get("type") not in allowed:
-        return _schema_error(pointer)
-    text = obj.get("text")
-    if not isinstance(text, str):
-        return _schema_error(pointer, f"must provide a string [json-pointer:{pointer}/text]")
-    if not text:
-        return _schema_error(
-            pointer, f"must be more than 0 characters [json-pointer:{pointer}/text]"
-        )
-    if len(text) > max_len:
-        return _schema_error(
-            pointer, f"must be less than {max_len + 1} characters [json-pointer:{pointer}/text]"
-        )
-    return []
-
-
-def _max_len(obj: dict[str, Any], key: str, limit: int, pointer: str) -> list[str]:
-    value = obj.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, str) or len(value) > limit:
-        return _schema_error(
-            pointer, f"must be less than {limit + 1} characters [json-pointer:{pointer}/{key}]"
-        )
-    return []
-
-
-def _option_errors(options: Any, pointer: str, *, low: int, high: int) -> list[str]:
-    if not isinstance(options, list) or not low <= len(options) <= high:
-        return _schema_error(
-            f"{pointer}/options",
-            f"must have between {low} and {high} items [json-pointer:{pointer}/options]",
-        )
-    errors: list[str] = []
-    for i, option in enumerate(options):
-        at = f"{pointer}/options/{i}"
-        if not isinstance(option, dict):
-            errors += _schema_error(at)
-            continue
-        errors += _text_object_errors(
-            option.get("text"), f"{at}/text", max_len=MAX_OPTION_TEXT, plain_only=True
-        )
-        if not isinstance(option.get("value"), str):
-            errors += _schema_error(f"{at}/value")
-        else:
-            errors += _max_len(option, "value", MAX_OPTION_VALUE, at)
-    return errors
-
-
-def _element_errors(element: Any, pointer: str, action_ids: set[str]) -> list[str]:
-    """Interactive elements (buttons, menus), in an actions block or as a section accessory."""
-    if not isinstance(element, dict):
-        return _schema_error(pointer)
-    errors: list[str] = []
-    action_id = element.get("action_id")
-    if action_id is not None:
-        errors += _max_len(element, "action_id", MAX_ACTION_ID, pointer)
-        if action_id in action_ids:
-            # [doc] action_id "should be unique among all other action_ids in the containing
-            # block"; Slack's own answer to a duplicate is not recorded, refused here [guess].
-            errors.append(f"duplicate action_id [json-pointer:{pointer}/action_id]")
-        action_ids.add(str(action_id))
-    kind = element.get("type")
-    if kind == "button":
-        errors += _text_object_errors(
-            element.get("text"), f"{pointer}/text", max_len=MAX_BUTTON_TEXT, plain_only=True
-        )
-        errors += _max_len(element, "value", MAX_BUTTON_VALUE, pointer)
-        errors += _max_len(element, "url", MAX_BUTTON_URL, pointer)
-    elif kind in ("static_select", "multi_static_select", "overflow"):
-        if kind == "overflow":
-            errors += _option_errors(
-                element.get("options"), pointer, low=1, high=MAX_OVERFLOW_OPTIONS
-            )
-        elif "option_groups" in element:
-            groups = element["option_groups"]
-            if not isinstance(groups, list) or not 1 <= len(groups) <= MAX_SELECT_OPTIONS:
-                errors += _schema_error(f"{pointer}/option_groups")
-        else:
-            errors += _option_errors(
-                element.get("options"), pointer, low=1, high=MAX_SELECT_OPTIONS
-            )
-    if "placeholder" in element:
-        errors += _text_object_errors(
-            element["placeholder"],
-            f"{pointer}/placeholder",
-            max_len=MAX_PLACEHOLDER,
-            plain_only=True,
-        )
-    return errors
-
-
-def _block_errors(block: Any, pointer: str) -> list[str]:
-    if not isinstance(block, dict) or block.get("type") not in KNOWN_BLOCK_TYPES:
-        return _schema_error(pointer)
-    kind = block["type"]
-    block_id = block.get("block_id")
-    if block_id is not None and (not isinstance(block_id, str) or len(block_id) > MAX_BLOCK_ID):
-        return _schema_error(
-            pointer, f"must be less than 256 characters [json-pointer:{pointer}/block_id]"
-        )
-    if kind == "section":
-        if "text" not in block and "fields" not in block:
-            return _schema_error(pointer, f"must provide text or fields [json-pointer:{pointer}]")
-        errors: list[str] = []
-        if "text" in block:
-            errors += _text_object_errors(
-                block["text"], f"{pointer}/text", max_len=MAX_SECTION_TEXT
-            )
-        accessory = block.get("accessory")
-        if isinstance(accessory, dict) and accessory.get("type") != "image":
-            errors += _element_errors(accessory, f"{pointer}/accessory", set())
-        fields = block.get("fields")
-        if fields is not None:
-            if not isinstance(fields, list) or not fields or len(fields) > MAX_SECTION_FIELDS:
-                errors += _schema_error(f"{pointer}/fields")
-            else:
-                for i, f in enumerate(fields):
-                    errors += _text_object_errors(
-                        f, f"{pointer}/fields/{i}", max_len=MAX_FIELD_TEXT
-                    )
-        return errors
-    if kind == "header":
-        return _text_object_errors(
-            block.get("text"), f"{pointer}/text", max_len=MAX_HEADER_TEXT, plain_only=True
-        )
-    if kind == "markdown":
-        text = block.get("text")
-        if not isinstance(text, str) or not text:
-            return _schema_error(f"{pointer}/text")
-        return []
-    if kind == "context":
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
-            return _schema_error(f"{pointer}/elements")
-        errors = []
-        for i, el in enumerate(elements):
-            if isinstance(el, dict) and el.get("type") == "image":
-                continue
-            errors += _text_object_errors(el, f"{pointer}/elements/{i}", max_len=MAX_SECTION_TEXT)
-        return errors
-    if kind == "actions":
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not elements or len(elements) > MAX_ACTIONS_ELEMENTS:
-            return _schema_error(f"{pointer}/elements")
-        errors = []
-        action_ids: set[str] = set()
-        for i, element in enumerate(elements):
-            errors += _element_errors(element, f"{pointer}/elements/{i}", action_ids)
-        return errors
-    if kind == "rich_text":
-        if not isinstance(block.get("elements"), list):
-            return _schema_error(f"{pointer}/elements")
-        return []
-    if kind == "image":
-        has_source = isinstance(block.get("image_url"), str) or isinstance(
-            block.get("slack_file"), dict
-        )
-        if not has_source or not isinstance(block.get("alt_text"), str):
-            return _schema_error(pointer)
-        return _max_len(block, "alt_text", MAX_ALT_TEXT, pointer) + _max_len(
-            block, "image_url", MAX_IMAGE_URL, pointer
-        )
-    return []
-
-
-def check_blocks(blocks: Any, *, max_blocks: int = MAX_BLOCKS) -> tuple[str, list[str]] | None:
-    """None if Slack would accept `blocks`, else (error code, response_metadata.messages).
-
-    `max_blocks`: 50 in a message, 100 in a view (MAX_VIEW_BLOCKS).
-    """
-    if not isinstance(blocks, list):
-        return "invalid_blocks_format", ["[ERROR] must be an array [json-pointer:/blocks]"]
-    if len(blocks) > max_blocks:
-        return "invalid_blocks", [
-            f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]"
-        ]
-    errors: list[str] = []
-    seen_ids: set[str] = set()
-    markdown_total = 0
-    for i, block in enumerate(blocks):
-        errors += _block_errors(block, f"/blocks/{i}")
-        if isinstance(block, dict):
-            block_id = block.get("block_id")
-            if isinstance(block_id, str) and block.get("type") != "markdown":
-                if block_id in seen_ids:
-                    errors.append(f"duplicate block_id [json-pointer:/blocks/{i}/block_id]")
-                seen_ids.add(block_id)
-            if block.get("type") == "markdown" and isinstance(block.get("text"), str):
-                markdown_total += len(block["text"])
-    if errors:
-        return "invalid_blocks", [f"[ERROR] {e}" for e in errors]
-    if markdown_total > MAX_MARKDOWN_TOTAL:
-        return "msg_blocks_too_long", [
-            f"[ERROR] markdown blocks total {markdown_total} characters; "
-            f"the limit is {MAX_MARKDOWN_TOTAL}"
-        ]
-    return None

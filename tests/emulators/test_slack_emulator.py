@@ -877,6 +877,7 @@ def _actions(*elements: dict[str, Any]) -> list[dict[str, Any]]:
         (_actions(_button(action_id="a" * 256)), "/elements/0/action_id"),
         (_actions(_button(url="https://x/" + "a" * 3000)), "/elements/0/url"),
         (_actions(_button(), _button()), "/elements/1/action_id"),
+        (_actions(_button()) + _actions(_button()), "/blocks/1/elements/0/action_id"),
         (_actions(_select(options=101)), "/elements/0/options"),
         (_actions(_select(options=0)), "/elements/0/options"),
         (
@@ -927,6 +928,7 @@ def _actions(*elements: dict[str, Any]) -> list[dict[str, Any]]:
         "action-id-256",
         "button-url-3001",
         "duplicate-action-id",
+        "duplicate-action-id-across-blocks",
         "select-101-options",
         "select-no-options",
         "placeholder-151",
@@ -997,3 +999,42 @@ async def test_views_hold_100_blocks_and_messages_50(
         client.chat_postMessage(channel="C0GENERAL", text="t", blocks=[{"type": "divider"}] * 51)
     )
     assert err.response["error"] == "invalid_blocks"
+
+
+# --- chat.update: Tier 3, and the same Block Kit checks as chat.postMessage --------------------
+
+
+async def test_chat_update_is_rate_limited_at_tier_3(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="0%")
+    for i in range(50):  # Tier 3: 50 a minute, and a burst of as many
+        await client.chat_update(channel="C0GENERAL", ts=posted["ts"], text=f"{i}%")
+    err = await api_error(client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="51"))
+    assert err.response.status_code == 429
+    assert err.response["error"] == "ratelimited"
+    assert int(err.response.headers["Retry-After"]) >= 1
+    assert emu.bot_replies("C0GENERAL")[0]["text"] == "49%"
+    assert len(emu.updates) == 50
+    # Per method: the same workspace may still post.
+    await client.chat_postMessage(channel="C0GENERAL", text="still here")
+
+
+async def test_chat_update_checks_blocks_again(emu: SlackEmulator, client: AsyncWebClient) -> None:
+    blocks = _actions(_button(), _select(options=3))
+    posted = await client.chat_postMessage(channel="C0GENERAL", text="t", blocks=blocks)
+    for bad in (
+        _actions(_button(), _select(options=101)),
+        _actions(_button(action_id="a" * 256)),
+        _actions(_button()) + _actions(_button()),
+        _actions(
+            _select(options=1)
+            | {"options": [{"text": {"type": "plain_text", "text": "t" * 76}, "value": "v"}]}
+        ),
+    ):
+        err = await api_error(
+            client.chat_update(channel="C0GENERAL", ts=posted["ts"], text="t", blocks=bad)
+        )
+        assert err.response["error"] == "invalid_blocks"
+    assert emu.bot_replies("C0GENERAL")[0]["blocks"] == blocks
+    assert emu.updates == []
