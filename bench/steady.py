@@ -16,6 +16,11 @@ Method
   Ack latency = time from sending a signed request to its HTTP answer, measured there.
 - For slack-scribe, every voice note must then get its transcript in its thread: lost =
   notes without one after the deadline, duplicates = replies beyond one.
+- slack-scribe runs twice: as deployed (embedded mode: the jobs in its job process,
+  `bot.jobrunner`), and with SCRIBE_JOB_PROCESS=false (the jobs on the serving process's
+  event loop, as before the job process), so the effect is measured side by side.
+- Besides all events, the acks of the voice notes alone are reported (each is a journal
+  write before the ack; the plain messages are acked without touching the journal).
 
 Usage: python bench/steady.py [N] [--rate R]
 """
@@ -144,7 +149,7 @@ async def run(n: int, rate: float) -> dict[str, Any]:
     from tests.emulators.gemini import GeminiEmulator
     from tests.emulators.slack import SlackEmulator
     from tests.media_factory import make_audio
-    from tests.processes import free_port, wait_healthy
+    from tests.processes import free_port
 
     work = Path(tempfile.mkdtemp(prefix="scribe-steady-"))
     note = make_audio(work / "audio_message.webm", duration_s=VOICE_S).read_bytes()
@@ -194,39 +199,64 @@ async def run(n: int, rate: float) -> dict[str, Any]:
         finally:
             bare.terminate()
             bare.wait(timeout=30)
-        # 2. slack-scribe serve, same requests, same sender.
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=scribe_env(slack, gemini, work),
-            cwd=work,
-        )
-        try:
-            await wait_healthy(url, lambda: proc.poll() is not None)
-            started = time.perf_counter()
-            results["scribe"] = await measure(
-                url + "/slack/events", bodies_file, slack.signing_secret, rate
+        # 2. slack-scribe serve, same requests, same sender: as deployed, then jobs inline.
+        for name, job_process in (("scribe", "true"), ("inline", "false")):
+            results[name] = await measure_scribe(
+                slack, gemini, work / name, bodies_file, rate, notes, job_process
             )
-            deadline = time.perf_counter() + 300
-            while time.perf_counter() < deadline:
-                if all(slack.bot_replies(c, ts) for c, ts in notes):
-                    break
-                await asyncio.sleep(0.1)
-            results["all_transcripts_s"] = time.perf_counter() - started
-            await asyncio.sleep(1.0)
-            replies = [len(slack.bot_replies(c, ts)) for c, ts in notes]
-            results["notes"] = len(notes)
-            results["transcribed"] = sum(1 for r in replies if r)
-            results["duplicates"] = sum(r - 1 for r in replies if r > 1)
-            results["lost"] = sum(1 for r in replies if r == 0)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
     finally:
         await slack.close()
         await gemini.close()
+    results["voice_indices"] = [i for i in range(n) if i % VOICE_EVERY == VOICE_EVERY // 2]
     return results
+
+
+async def measure_scribe(
+    slack: Any,
+    gemini: Any,
+    work: Path,
+    bodies_file: Path,
+    rate: float,
+    notes: list[tuple[str, str]],
+    job_process: str,
+) -> dict[str, Any]:
+    from tests.processes import free_port, wait_healthy
+
+    work.mkdir()
+    for channel, ts in notes:  # the previous run's transcripts
+        slack.messages[channel] = [
+            m
+            for m in slack.messages.get(channel, [])
+            if not (m.get("bot_id") and m.get("thread_ts") == ts)
+        ]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = scribe_env(slack, gemini, work) | {"SCRIBE_JOB_PROCESS": job_process}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=work,
+    )
+    try:
+        await wait_healthy(url, lambda: proc.poll() is not None)
+        started = time.perf_counter()
+        result = await measure(url + "/slack/events", bodies_file, slack.signing_secret, rate)
+        deadline = time.perf_counter() + 300
+        while time.perf_counter() < deadline:
+            if all(slack.bot_replies(c, ts) for c, ts in notes):
+                break
+            await asyncio.sleep(0.1)
+        result["all_transcripts_s"] = time.perf_counter() - started
+        await asyncio.sleep(1.0)
+        replies = [len(slack.bot_replies(c, ts)) for c, ts in notes]
+        result["notes"] = len(notes)
+        result["transcribed"] = sum(1 for r in replies if r)
+        result["duplicates"] = sum(r - 1 for r in replies if r > 1)
+        result["lost"] = sum(1 for r in replies if r == 0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    return result
 
 
 async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -245,29 +275,31 @@ async def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the bare Bolt app did not start")
 
 
+LABELS = {"bare": "bare Bolt", "scribe": "slack-scribe", "inline": "  jobs inline"}
+
+
 def report(results: dict[str, Any], n: int, rate: float) -> None:
     print(f"{n} events at {rate:.0f}/s, one in {VOICE_EVERY} a {VOICE_S:.0f} s WebM voice note")
-    rows = {}
-    for name in ("bare", "scribe"):
-        lat = results[name]["latencies"]
-        bad = sum(1 for s in results[name]["statuses"] if s != 200)
-        rows[name] = summary(lat)
-        label = "bare Bolt" if name == "bare" else "slack-scribe"
-        s = rows[name]
+    voice = set(results["voice_indices"])
+    for subset, keep in (("all events", lambda i: True), ("voice notes", lambda i: i in voice)):
+        print(f"-- acks of {subset}")
+        rows = {}
+        for name in ("bare", "scribe", "inline"):
+            lat = [v for i, v in enumerate(results[name]["latencies"]) if keep(i)]
+            bad = sum(1 for s in results[name]["statuses"] if s != 200)
+            rows[name] = s = summary(lat)
+            ratio = s["p99_ms"] / rows["bare"]["p99_ms"]
+            print(
+                f"{LABELS[name]:<13} p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  "
+                f"max {s['max_ms']:6.1f} ms  p99/bare {ratio:5.2f}×  non-200 {bad}"
+            )
+    for name in ("scribe", "inline"):
+        r = results[name]
         print(
-            f"{label:<13} ack p50 {s['p50_ms']:6.1f} ms  p99 {s['p99_ms']:6.1f} ms  "
-            f"max {s['max_ms']:6.1f} ms  non-200 {bad}"
+            f"{LABELS[name].strip()}: voice notes {r['notes']}: transcribed {r['transcribed']}, "
+            f"lost {r['lost']}, duplicates {r['duplicates']}, "
+            f"all transcripts after {r['all_transcripts_s']:.1f} s"
         )
-    ratio = {k: rows["scribe"][k] / rows["bare"][k] for k in rows["bare"]}
-    print(
-        f"{'ratio':<13}     p50 {ratio['p50_ms']:6.2f}×     p99 {ratio['p99_ms']:6.2f}×     "
-        f"max {ratio['max_ms']:6.2f}×"
-    )
-    print(
-        f"voice notes {results['notes']}: transcribed {results['transcribed']}, "
-        f"lost {results['lost']}, duplicates {results['duplicates']}, "
-        f"all transcripts after {results['all_transcripts_s']:.1f} s"
-    )
 
 
 def main() -> None:
