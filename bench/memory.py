@@ -9,8 +9,10 @@ Method
   health-check key (worker); it is then left alone for SETTLE_S and its VmRSS read.
 - Then one 12-second clip is transcribed through the role that runs jobs (serve on SQLite;
   in Redis mode the web instance enqueues and the worker runs it) and VmRSS read again.
-- Media work runs in processes below the role (bot/media/pool.py: a forkserver and its
-  workers): their total PSS (shared pages counted once) and their number are read too.
+- Embedded `serve` runs its jobs in a job process of its own (`bot.jobrunner`): its VmRSS
+  is read separately. Media work runs in processes below the role that runs jobs
+  (bot/media/pool.py: a forkserver and its workers): their total PSS (shared pages
+  counted once) and their number are read too.
 - `--compare DIR` runs the same roles from another checkout (e.g. a `git worktree` of an
   older commit) in the same run, alternating, so the two trees are measured side by side.
   Each figure is the median of ROUNDS fresh processes.
@@ -62,6 +64,17 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             pending.append(child)
     return found
+
+
+def job_process(pid: int) -> int | None:
+    """The job process below an embedded `serve`, if it has one (older trees do not)."""
+    for child in descendants(pid):
+        try:
+            if b"bot.jobrunner" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return child
+        except OSError:
+            continue
+    return None
 
 
 def pss_mb(pids: list[int]) -> float:
@@ -136,10 +149,15 @@ async def measure(tree: Path, slack, gemini, redis: RedisServer, clip: bytes) ->
     try:
         await wait_healthy(serve.url, lambda: serve.proc.poll() is not None)
         await asyncio.sleep(SETTLE_S)
+        jobs = job_process(serve.proc.pid)
         out["serve (SQLite), idle"] = rss_mb(serve.proc.pid)
+        if jobs is not None:
+            out["serve (SQLite): its job process, idle"] = rss_mb(jobs)
         await transcribe_one(slack, serve.url, clip)
         out["serve (SQLite), after one job"] = rss_mb(serve.proc.pid)
-        media = descendants(serve.proc.pid)
+        if jobs is not None:
+            out["serve (SQLite): its job process, after one job"] = rss_mb(jobs)
+        media = descendants(jobs or serve.proc.pid)
         out["serve (SQLite): its media processes, PSS total"] = pss_mb(media)
         out["serve (SQLite): its media processes, count"] = len(media)
     finally:
@@ -189,7 +207,7 @@ async def main(compare: Path | None) -> None:
     print("| role | " + " | ".join(f"{n} MB" for n in names) + (" | ratio |" if compare else " |"))
     print("|---" * (len(names) + 1 + (1 if compare else 0)) + "|")
     for row in rows:
-        medians = [statistics.median(r[row] for r in results[n]) for n in names]
+        medians = [statistics.median(r.get(row, 0.0) for r in results[n]) for n in names]
         if not compare:
             ratio = " |"
         else:
