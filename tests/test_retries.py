@@ -224,3 +224,27 @@ async def test_past_the_window_the_warning_carries_a_retry_button(
         ("job_retry", f"t:{CHANNEL}:{event['files'][0]['id']}")
     ]
     assert interactions >= 2  # it did try again on its own before giving up
+
+
+async def test_slack_down_past_the_sdks_retries_is_retried_later_and_posts_once(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
+) -> None:
+    clip = make_audio(tmp_path / "note.m4a", duration_s=3.0, codec="aac")
+    # More 503s than slack_sdk's server-error handler retries (2): the run gives up.
+    slack.fail("chat.postMessage", "service_unavailable", status=503, times=3)
+    settings = make_settings(
+        slack, gemini, tmp_path, scribe_retry_window_s=60, scribe_retry_first_delay_s=1.0
+    )
+    srv = await start_server(settings)
+    try:
+        event = await _share(slack, srv, clip)
+        await wait_for(lambda: _has_transcript(slack, event), timeout=30)
+        await settle(srv, timeout=20)
+        gemini_calls = len(gemini.interaction_requests)
+    finally:
+        await srv.runner.cleanup()
+    replies = slack.bot_replies(CHANNEL, event["ts"])
+    assert len(replies) == 1 and not replies[0]["text"].startswith(":warning:")
+    assert gemini_calls == 1  # the second run took the transcript from the cache
+    refused = [c for c in slack.calls_to("chat.postMessage") if c.status == 503]
+    assert len(refused) == 3
