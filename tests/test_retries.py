@@ -248,3 +248,34 @@ async def test_slack_down_past_the_sdks_retries_is_retried_later_and_posts_once(
     assert gemini_calls == 1  # the second run took the transcript from the cache
     refused = [c for c in slack.calls_to("chat.postMessage") if c.status == 503]
     assert len(refused) == 3
+
+
+async def test_a_question_waits_for_gemini_and_leaves_only_its_answer(
+    slack: SlackEmulator, gemini: GeminiEmulator, tmp_path: Path
+) -> None:
+    clip = make_audio(tmp_path / "note.m4a", duration_s=3.0, codec="aac")
+    settings = make_settings(
+        slack, gemini, tmp_path, scribe_retry_window_s=60, scribe_retry_first_delay_s=2.0
+    )
+    srv = await start_server(settings)
+    try:
+        event = await _share(slack, srv, clip)
+        await wait_for(lambda: _has_transcript(slack, event), timeout=30)
+        await settle(srv)
+        gemini.fail_always(503)
+        question = slack.post_user_message(
+            CHANNEL, text="<@U0BOT> what was decided?", thread_ts=event["ts"]
+        )
+        await slack.send_event(srv.events_url, slack.app_mention_event(question))
+        await wait_for(lambda: any("try again" in t for t in _texts(slack, event)), timeout=20)
+        gemini.fail_always(None)
+        await wait_for(
+            lambda: any("Q:*" in str(r["blocks"]) for r in slack.bot_replies(CHANNEL, event["ts"])),
+            timeout=30,
+        )
+        await settle(srv, timeout=20)
+    finally:
+        await srv.runner.cleanup()
+    texts = _texts(slack, event)
+    assert not any("try again" in t for t in texts), texts  # the waiting message is gone
+    assert len(texts) == 2 and not any(t.startswith(":warning:") for t in texts), texts

@@ -61,7 +61,10 @@ class Pipeline:
         )
         try:
             async with deadline:
+                if job.transient_failures:
+                    await status.find()  # the waiting message of the run before
                 await self._dispatch(job, attempt, status)
+                await status.remove()  # a transcription removes it once posted; others here
             outcome = "done"
         except TimeoutError as exc:
             if deadline.expired():

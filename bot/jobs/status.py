@@ -75,7 +75,7 @@ class JobStatus:
 
     async def find(self) -> None:
         """Pick up the status message an earlier run of this job left in the thread."""
-        if self._job.thread_ts:
+        if self._job.thread_ts and self.ts is None:
             found = await self._replies.posted(self._job)
             self.ts = found.markers.get(status_marker(self._job)) or self.ts
 
