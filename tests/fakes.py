@@ -63,5 +63,22 @@ class FakeTranscriber:
         text: str = self._next("A fake answer.")
         return text
 
+    async def translate(
+        self, transcript: Transcript, target: str, usage: Usage | None = None
+    ) -> Transcript:
+        """Scripted, or each segment's content as `[target] content` (summary likewise)."""
+        self.history.append(Call("translate", target))
+        default = transcript.model_copy(
+            update={
+                "summary": f"[{target}] {transcript.summary}",
+                "segments": [
+                    s.model_copy(update={"translation": f"[{target}] {s.content}"})
+                    for s in transcript.segments
+                ],
+            }
+        )
+        answer: Transcript = self._next(default)
+        return answer
+
     async def aclose(self) -> None:
         self.closed = True

@@ -29,7 +29,7 @@ from bot.gemini.progress import Progress
 from bot.gemini.prompts import TranscribeOptions, roster_prompt, transcription_prompt
 from bot.media.prepare import prepare_audio
 from bot.media.types import PreparedAudio
-from bot.transcript.model import Transcript
+from bot.transcript.model import Segment, Transcript
 from tests.conftest import wait_for
 from tests.emulators.gemini import Continuation, Fault, GeminiEmulator
 from tests.media_factory import make_audio
@@ -189,18 +189,24 @@ async def test_each_request_kind_thinks_at_its_chosen_level(
     await transcriber.list_speakers(clip, roster_prompt())
     await transcriber.ask_text("Summarise: hello", kind="summary")
     await transcriber.ask_text("Who spoke?")  # questions are the default plain-text kind
+    await transcriber.translate(
+        Transcript(summary="Hi.", segments=[Segment(speaker="A", timestamp="00:00", content="Hi")]),
+        "de",
+    )
     sent = [r["generation_config"]["thinking_level"] for r in gemini.interaction_requests]
     assert sent == [
         THINKING_LEVELS["transcription"],
         THINKING_LEVELS["roster"],
         THINKING_LEVELS["summary"],
         THINKING_LEVELS["question"],
+        THINKING_LEVELS["translation"],
     ]
     assert THINKING_LEVELS == {
         "transcription": "low",
         "roster": "medium",
         "summary": "low",
         "question": "medium",
+        "translation": "low",
     }
 
 

@@ -51,7 +51,10 @@ def assert_within_limits(delivery: Delivery) -> None:
         assert message.text.strip()
         total = 0
         for block in message.blocks:
-            assert block["type"] in {"header", "section", "context", "divider"}
+            assert block["type"] in {"header", "section", "context", "divider", "actions"}
+            if block["type"] == "actions":
+                assert 1 <= len(block["elements"]) <= 25
+                assert all(len(e.get("options", [])) <= 100 for e in block["elements"])
             if block["type"] == "header":
                 assert block["text"]["type"] == "plain_text"
                 assert 0 < len(block["text"]["text"]) <= 150

@@ -92,3 +92,23 @@ async def test_another_files_transcripts_are_left_alone(store: Store) -> None:
     await store.cache_transcript("F10::", "{}", 1.0)  # a file id that starts with F1
     await store.forget_thread("C1", "1.0")
     assert await store.get_cached_transcript("F10::") is not None
+
+
+async def test_the_record_keeps_how_the_reply_was_rendered_and_the_exports(store: Store) -> None:
+    await store.cache_transcript("F1::", "{}", 60.0)
+    await store.link_thread("C1", "1.0", "F1", "F1::", job_id="t:C1:F1", reply='{"v": 1}')
+    await store.record_export("C1", "1.0", "srt:abc", "https://x.slack.com/files/U1/F9/a.srt")
+    await store.record_export("C1", "1.0", "txt:abc", "https://x.slack.com/files/U1/F8/a.txt")
+    found = await store.thread_transcript("C1", "1.0")
+    assert found is not None
+    assert found.reply == '{"v": 1}'
+    assert found.exports == {
+        "srt:abc": "https://x.slack.com/files/U1/F9/a.srt",
+        "txt:abc": "https://x.slack.com/files/U1/F8/a.txt",
+    }
+    # A new transcript in the thread: its exports start over.
+    await store.link_thread("C1", "1.0", "F1", "F1::", job_id="t:C1:F1")
+    again = await store.thread_transcript("C1", "1.0")
+    assert again is not None and again.exports == {} and again.reply == ""
+    await store.record_export("C9", "9.9", "srt:abc", "https://nowhere")  # no thread: nothing
+    assert await store.thread_transcript("C9", "9.9") is None

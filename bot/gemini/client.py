@@ -27,7 +27,9 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.errors import GeminiUnavailableError, TranscriptionError, TruncatedAnswerError
 from bot.gemini.config import GeminiConfig, RequestKind, Usage
+from bot.gemini.failures import error_from_status
 from bot.gemini.prompts import SYSTEM_INSTRUCTION
+from bot.gemini.translation import translate_in_batches
 from bot.media.types import PreparedAudio
 from bot.transcript.model import ANSWER_MODEL_CONFIG, Transcript, response_schema
 
@@ -51,6 +53,8 @@ THINKING_LEVELS: dict[RequestKind, str] = {
     "summary": "low",
     # Finding and citing the right moments takes some reasoning; the answer is short.
     "question": "medium",
+    # Translating text we hand over is writing, not reasoning; the answer is long.
+    "translation": "low",
 }
 #: How often and how long to wait for an upload that is still PROCESSING.
 _PROCESSING_POLL_S = 1.0
@@ -129,6 +133,24 @@ class GeminiTranscriber:
             )
         return str(interaction.output_text or "").strip()
 
+    async def translate(
+        self, transcript: Transcript, target: str, usage: Usage | None = None
+    ) -> Transcript:
+        """The transcript with its segments translated into `target` (text-only requests
+        with the transcription's schema; `bot.gemini.translation`)."""
+
+        async def ask(prompt: str) -> Transcript:
+            async with self._slots:
+                interaction = await self._create(
+                    [{"type": "text", "text": prompt}],
+                    kind="translation",
+                    response_format=_json_format(Transcript),
+                    usage=usage,
+                )
+            return _parse(_answer_text(interaction), Transcript)
+
+        return await translate_in_batches(ask, transcript, target)
+
     async def _ask_with_audio(
         self,
         audio: PreparedAudio,
@@ -141,25 +163,10 @@ class GeminiTranscriber:
             interaction = await self._create(
                 [block, {"type": "text", "text": prompt}],
                 kind=kind,
-                response_format={
-                    "type": "text",
-                    "mime_type": "application/json",
-                    "schema": response_schema(schema),
-                },
+                response_format=_json_format(schema),
                 usage=usage,
             )
-        status = str(getattr(interaction, "status", ""))
-        if status in ("incomplete", "budget_exceeded", "requires_continuation"):
-            raise TruncatedAnswerError(
-                "The transcript was longer than Gemini can answer in one go.", reason="truncated"
-            )
-        if status in ("failed", "cancelled"):
-            raise TranscriptionError(
-                "Gemini declined to transcribe this recording (it may have been blocked by "
-                "Gemini's safety filters). Nothing more can be done for this file.",
-                reason="blocked",
-            )
-        return str(interaction.output_text or "")
+        return _answer_text(interaction)
 
     @contextlib.asynccontextmanager
     async def _audio_block(
@@ -294,9 +301,9 @@ class GeminiTranscriber:
                 reason="gemini_timeout",
             ) from exc
         except gi.APIStatusError as exc:
-            raise _from_status(int(exc.status_code or 0), str(exc)) from exc
+            raise error_from_status(int(exc.status_code or 0), str(exc)) from exc
         except genai_errors.APIError as exc:
-            raise _from_status(int(exc.code or 0), str(exc.message or "")) from exc
+            raise error_from_status(int(exc.code or 0), str(exc.message or "")) from exc
         except genai_errors.ContinuationInterruptedError as exc:
             # A plain Exception: the SDK's automatic continuation of a long answer
             # failed after earlier hops succeeded (the hop's error is the cause).
@@ -333,40 +340,24 @@ def inline_size(raw_bytes: int) -> int:
     return 4 * ((raw_bytes + 2) // 3)
 
 
-def _from_status(status: int, detail: str) -> TranscriptionError:
-    logger.warning("Gemini answered HTTP %s: %s", status, detail[:300])
-    if status == 429:
-        return GeminiUnavailableError(
-            "Gemini is rate-limiting this app right now (HTTP 429), even after retries. "
-            "Try again in a few minutes (mention me in this thread).",
-            reason="gemini_rate_limited",
+def _json_format(schema: type[BaseModel]) -> dict[str, Any]:
+    return {"type": "text", "mime_type": "application/json", "schema": response_schema(schema)}
+
+
+def _answer_text(interaction: Any) -> str:
+    """A structured answer's text; an answer cut short or declined raises."""
+    status = str(getattr(interaction, "status", ""))
+    if status in ("incomplete", "budget_exceeded", "requires_continuation"):
+        raise TruncatedAnswerError(
+            "The transcript was longer than Gemini can answer in one go.", reason="truncated"
         )
-    if status in (401, 403) and "API key" in detail:
-        return TranscriptionError(
-            "Gemini rejected this app's API key. Ask the app's admin to check GEMINI_API_KEY.",
-            reason="gemini_auth",
+    if status in ("failed", "cancelled"):
+        raise TranscriptionError(
+            "Gemini declined to transcribe this recording (it may have been blocked by "
+            "Gemini's safety filters). Nothing more can be done for this file.",
+            reason="blocked",
         )
-    if status == 400 and "API key" in detail:
-        return TranscriptionError(
-            "Gemini rejected this app's API key. Ask the app's admin to check GEMINI_API_KEY.",
-            reason="gemini_auth",
-        )
-    if status == 404:
-        return TranscriptionError(
-            "The configured Gemini model was not found. Ask the app's admin to check GEMINI_MODEL.",
-            reason="gemini_model",
-        )
-    if status >= 500 or status in (408, 409):
-        return GeminiUnavailableError(
-            f"Gemini is having trouble right now (HTTP {status}), even after retries. "
-            "Try again in a few minutes (mention me in this thread).",
-            reason="gemini_unavailable",
-        )
-    return TranscriptionError(
-        f"Gemini refused the request (HTTP {status}). If this keeps happening, tell the "
-        "app's admin.",
-        reason="gemini_rejected",
-    )
+    return str(interaction.output_text or "")
 
 
 def _parse(text: str, model: type[M]) -> M:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.settings import Settings
 
-RequestKind = Literal["transcription", "roster", "summary", "question"]
+RequestKind = Literal["transcription", "roster", "summary", "question", "translation"]
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,11 @@ class LazyGeminiTranscriber:
     ) -> str:
         return await (await self._get()).ask_text(prompt, usage, kind=kind)
 
+    async def translate(
+        self, transcript: Transcript, target: str, usage: Usage | None = None
+    ) -> Transcript:
+        return await (await self._get()).translate(transcript, target, usage)
+
     async def aclose(self) -> None:
         for close in self._closers:
             await close()

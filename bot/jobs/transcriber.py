@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class Transcriber(Protocol):
-    """What the pipeline asks of a backend: transcripts, a roster, and plain-text answers."""
+    """What the pipeline asks of a backend: transcripts, a roster, plain-text answers and
+    translations of stored transcripts."""
 
     @property
     def model(self) -> str: ...
@@ -28,6 +29,13 @@ class Transcriber(Protocol):
     async def ask_text(
         self, prompt: str, usage: Usage | None = None, *, kind: RequestKind = "question"
     ) -> str: ...
+
+    async def translate(
+        self, transcript: Transcript, target: str, usage: Usage | None = None
+    ) -> Transcript:
+        """`transcript` with every segment not in `target` translated into it (`translation`),
+        the summary, key points and action items in `target`; speakers, timestamps and
+        content unchanged."""
 
     async def aclose(self) -> None:
         """Release the backend's connections."""

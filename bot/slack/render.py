@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.slack.controls_render import RETRY_ACTION, transcript_controls
 from bot.slack.messages import Attachment, Delivery, SlackMessage
 from bot.slack.text import (
     clip,
@@ -58,6 +59,8 @@ class ReplyInfo:
     requested_by: str | None = None
     translated_to: str | None = None
     chunks: int = 1
+    #: What the header calls it ("German translation" for a translation posted on request).
+    title: str = "Transcript"
 
 
 # ------------------------------------------------------------------------- blocks
@@ -104,7 +107,7 @@ def _blocks_length(blocks: list[dict[str, Any]]) -> int:
 
 
 def _header_text(t: Transcript, info: ReplyInfo) -> str:
-    parts = ["Transcript", format_timestamp(info.duration_s)]
+    parts = [info.title, format_timestamp(info.duration_s)]
     codes = t.languages or [s.language for s in t.segments if s.language]
     names = list(dict.fromkeys(language_name(c) for c in codes if language_name(c)))
     if names:
@@ -275,9 +278,14 @@ def _fallback(text: str, note: str) -> str:
     return clip(text, FALLBACK_TEXT_LIMIT, marker=f"… {note}")
 
 
-def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 5) -> Delivery:
-    """The thread reply for a transcript: one message, a few, or an opening plus attachments."""
+def plan_delivery(
+    t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 5, controls: bool = True
+) -> Delivery:
+    """The thread reply for a transcript: one message, a few, or an opening plus attachments;
+    with `controls`, the first message carries the transcript's buttons and menus."""
     preamble, preamble_cut = _preamble(t, info)
+    if controls:
+        preamble = [*preamble, transcript_controls(t.languages)]
     sections = _transcript_sections(t)
     file_name = escape_mrkdwn(inline(info.file_name))
     summary = escape_mrkdwn(inline(t.summary)) or "(no summary)"
@@ -297,7 +305,7 @@ def plan_delivery(t: Transcript, info: ReplyInfo, *, max_thread_messages: int = 
         for k, draft in enumerate(drafts, start=1):
             blocks = draft.blocks
             if k > 1:
-                blocks = [_header(f"Transcript, part {k} of {total}"), *blocks]
+                blocks = [_header(f"{info.title}, part {k} of {total}"), *blocks]
             if k < total:
                 blocks = [*blocks, _context(f"_Continued in part {k + 1} of {total}, below._")]
             text = (
@@ -370,10 +378,6 @@ def render_failure(message: str, *, job_id: str | None = None) -> SlackMessage:
         blocks.append({"type": "actions", "elements": [retry]})
         blocks.append(_context(f"Job `{escape_mrkdwn(inline(job_id))}`"))
     return SlackMessage(text=clip(text, FALLBACK_TEXT_LIMIT), blocks=blocks)
-
-
-#: The `action_id` of the Retry button on warnings (operations contract).
-RETRY_ACTION = "job_retry"
 
 
 def render_status(mrkdwn: str) -> SlackMessage:

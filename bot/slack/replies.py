@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -20,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import PartialDeliveryError
 from bot.jobs.spec import Job, reply_marker
 from bot.queue.base import LeaseLost, confirm_lease
-from bot.slack.messages import Delivery, SlackMessage
+from bot.slack.messages import Attachment, Delivery, SlackMessage
 from bot.slack.render import render_failure
 
 logger = logging.getLogger(__name__)
@@ -304,6 +305,19 @@ class Replies:
             self._names.clear()  # names rarely change; a crude bound is enough
         self._names[user_id] = str(name) if name else None
         return self._names[user_id]
+
+    async def upload(self, job: Job, attachment: Attachment) -> dict[str, Any]:
+        """Upload one file into the job's thread; returns Slack's file object (permalink)."""
+        await confirm_lease()
+        resp = await self._slack.files_upload_v2(
+            channel=job.channel_id,
+            thread_ts=job.thread_ts,
+            content=attachment.content,
+            filename=attachment.filename,
+            title=attachment.title,
+        )
+        file = resp.get("file")
+        return dict(file) if isinstance(file, dict) else {}
 
 
 def _slack_error(exc: Exception) -> str:

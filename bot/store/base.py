@@ -48,6 +48,11 @@ class ThreadTranscript:
     job_id: str = ""
     #: Names people gave the speaker labels in this thread (label → name).
     speaker_names: dict[str, str] = field(default_factory=dict)
+    #: How the reply was rendered (`bot.jobs.thread_reply`), to render it again after a
+    #: rename; "" for links made without it.
+    reply: str = ""
+    #: Files the Download menu put in the thread: export key → the file's permalink.
+    exports: dict[str, str] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -82,9 +87,16 @@ class Store(Protocol):
     async def cache_transcript(self, key: str, transcript_json: str, duration_s: float) -> None: ...
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
+        self,
+        channel_id: str,
+        thread_ts: str,
+        file_id: str,
+        cache_key: str,
+        job_id: str = "",
+        reply: str = "",
     ) -> None:
-        """The thread's transcript is whole and posted (names given earlier start over)."""
+        """The thread's transcript is whole and posted (names given earlier and exports
+        start over); `reply`: how it was rendered (`ThreadTranscript.reply`)."""
 
     async def thread_transcript(
         self, channel_id: str, thread_ts: str
@@ -97,6 +109,11 @@ class Store(Protocol):
 
         Returns all the thread's names, or None when the thread has no transcript.
         """
+
+    async def record_export(
+        self, channel_id: str, thread_ts: str, key: str, permalink: str
+    ) -> None:
+        """Remember a file the Download menu put in the thread (no thread: nothing)."""
 
     async def forget_thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
         """Delete the thread's transcript link; and the file's cached transcripts (every

@@ -11,7 +11,8 @@ Keys (all under `scribe:`; values are strings, the client decodes them):
   (HSETNX: one spelling per term, the first); no TTL, like settings.
 - `scribe:transcript:<cache key>` hash: transcript, duration_s, created_at; TTL = retention.
 - `scribe:thread:<channel id>:<thread ts>` hash: file_id, cache_key, created_at, job_id,
-  speaker_names (JSON label → name); TTL = retention.
+  speaker_names (JSON label → name), reply (how it was rendered), exports (JSON export key →
+  permalink); TTL = retention.
 - `scribe:file-threads:<file id>` set of `<channel id>:<thread ts>`: the threads of a file,
   for deleting its transcripts with it; TTL = retention.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from redis.asyncio import Redis
@@ -153,7 +154,13 @@ class RedisStore:
         )
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
+        self,
+        channel_id: str,
+        thread_ts: str,
+        file_id: str,
+        cache_key: str,
+        job_id: str = "",
+        reply: str = "",
     ) -> None:
         key = thread_key(channel_id, thread_ts)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -166,6 +173,8 @@ class RedisStore:
                     "created_at": time.time(),
                     "job_id": job_id,
                     "speaker_names": "{}",
+                    "reply": reply,
+                    "exports": "{}",
                 },
             )
             pipe.expire(key, self._retention_s)
@@ -192,21 +201,44 @@ class RedisStore:
             cache_key=link["cache_key"],
             job_id=link.get("job_id", ""),
             speaker_names=_names(link.get("speaker_names")),
+            reply=link.get("reply", ""),
+            exports=_names(link.get("exports")),
         )
 
     async def rename_speakers(
         self, channel_id: str, thread_ts: str, names: dict[str, str]
     ) -> dict[str, str] | None:
-        key = thread_key(channel_id, thread_ts)
+        return await self._merge_json(
+            thread_key(channel_id, thread_ts),
+            "speaker_names",
+            lambda current: merge_names(current, names),
+        )
+
+    async def record_export(
+        self, channel_id: str, thread_ts: str, key: str, permalink: str
+    ) -> None:
+        await self._merge_json(
+            thread_key(channel_id, thread_ts),
+            "exports",
+            lambda current: {**current, key: permalink},
+        )
+
+    async def _merge_json(
+        self,
+        key: str,
+        field: str,
+        change: Callable[[dict[str, str]], dict[str, str]],
+    ) -> dict[str, str] | None:
+        """Rewrite a JSON-object field of an existing hash; None when the hash is gone."""
         async with self._redis.pipeline(transaction=True) as pipe:
-            # WATCH: two renames at once must not lose one of them.
+            # WATCH: two changes at once must not lose one of them.
             await pipe.watch(key)
             if not await pipe.exists(key):
                 await pipe.reset()  # type: ignore[no-untyped-call]
                 return None
-            merged = merge_names(_names(await pipe.hget(key, "speaker_names")), names)  # type: ignore[misc]
+            merged = change(_names(await pipe.hget(key, field)))  # type: ignore[misc]
             pipe.multi()  # type: ignore[no-untyped-call]
-            pipe.hset(key, "speaker_names", json.dumps(merged))
+            pipe.hset(key, field, json.dumps(merged))
             await pipe.execute()
         return merged
 

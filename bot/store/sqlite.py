@@ -11,7 +11,7 @@ from bot.store.sqlite_db import Row, SqliteDatabase
 
 _THREAD_SELECT = (
     "SELECT t.file_id, COALESCE(c.transcript, ''), COALESCE(c.duration_s, 0), t.channel_id, "
-    "t.thread_ts, t.cache_key, t.job_id, t.speaker_names FROM threads t "
+    "t.thread_ts, t.cache_key, t.job_id, t.speaker_names, t.reply, t.exports FROM threads t "
     "LEFT JOIN transcripts c ON c.cache_key = t.cache_key"
 )
 
@@ -114,12 +114,19 @@ class SqliteStore:
         )
 
     async def link_thread(
-        self, channel_id: str, thread_ts: str, file_id: str, cache_key: str, job_id: str = ""
+        self,
+        channel_id: str,
+        thread_ts: str,
+        file_id: str,
+        cache_key: str,
+        job_id: str = "",
+        reply: str = "",
     ) -> None:
         await self._db.execute(
             "INSERT OR REPLACE INTO threads(channel_id, thread_ts, file_id, cache_key, "
-            "created_at, job_id, speaker_names) VALUES (?, ?, ?, ?, ?, ?, '{}')",
-            (channel_id, thread_ts, file_id, cache_key, time.time(), job_id),
+            "created_at, job_id, speaker_names, reply, exports) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, '{}')",
+            (channel_id, thread_ts, file_id, cache_key, time.time(), job_id, reply),
         )
 
     async def thread_transcript(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
@@ -146,6 +153,22 @@ class SqliteStore:
                 (json.dumps(merged), channel_id, thread_ts),
             )
         return merged
+
+    async def record_export(
+        self, channel_id: str, thread_ts: str, key: str, permalink: str
+    ) -> None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT exports FROM threads WHERE channel_id = ? AND thread_ts = ?",
+                (channel_id, thread_ts),
+            )
+            if row is None:
+                return
+            exports = {**_names(row[0]), key: permalink}
+            await tx.execute(
+                "UPDATE threads SET exports = ? WHERE channel_id = ? AND thread_ts = ?",
+                (json.dumps(exports), channel_id, thread_ts),
+            )
 
     async def forget_thread(self, channel_id: str, thread_ts: str) -> ThreadTranscript | None:
         async with self._db.transaction() as tx:
@@ -192,7 +215,8 @@ class SqliteStore:
 
 
 def _thread_from_row(row: Row) -> ThreadTranscript:
-    file_id, transcript, duration_s, channel_id, thread_ts, cache_key, job_id, names = row
+    file_id, transcript, duration_s, channel_id, thread_ts, cache_key, job_id, names = row[:8]
+    reply, exports = row[8:10]
     return ThreadTranscript(
         file_id=str(file_id),
         transcript_json=str(transcript),
@@ -202,6 +226,8 @@ def _thread_from_row(row: Row) -> ThreadTranscript:
         cache_key=str(cache_key),
         job_id=str(job_id),
         speaker_names=_names(names),
+        reply=str(reply or ""),
+        exports=_names(exports),
     )
 
 

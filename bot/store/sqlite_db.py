@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS threads (
     created_at REAL NOT NULL,
     job_id TEXT NOT NULL DEFAULT '',
     speaker_names TEXT NOT NULL DEFAULT '{}',
+    reply TEXT NOT NULL DEFAULT '',
+    exports TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (channel_id, thread_ts)
 );
 CREATE INDEX IF NOT EXISTS threads_file ON threads(file_id);
@@ -210,6 +212,8 @@ _ADDED_COLUMNS = (
     ("jobs", "due_at", "REAL NOT NULL DEFAULT 0"),
     ("threads", "job_id", "TEXT NOT NULL DEFAULT ''"),
     ("threads", "speaker_names", "TEXT NOT NULL DEFAULT '{}'"),
+    ("threads", "reply", "TEXT NOT NULL DEFAULT ''"),
+    ("threads", "exports", "TEXT NOT NULL DEFAULT '{}'"),
 )
 
 

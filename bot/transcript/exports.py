@@ -1,6 +1,7 @@
 """Transcript export formats: plain text, Markdown, JSON, SubRip (SRT) and WebVTT.
 
-Used for the CLI's `--format` and for the files attached to long Slack replies.
+Used for the CLI's `--format`, the files attached to long Slack replies, and the
+transcript's Download menu (`DOWNLOADS`, by file extension).
 Timestamps are expected to be checked already (`check_timestamps`).
 """
 
@@ -169,7 +170,17 @@ EXTENSIONS: dict[str, str] = {
     "vtt": ".vtt",
 }
 
+#: The Download menu's option values (the operations contract) → the format they export.
+DOWNLOADS: dict[str, str] = {
+    "txt": "text",
+    "srt": "srt",
+    "vtt": "vtt",
+    "json": "json",
+    "md": "markdown",
+}
+
 __all__ = [
+    "DOWNLOADS",
     "EXTENSIONS",
     "FORMATS",
     "cue_times",

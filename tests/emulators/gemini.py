@@ -3,7 +3,9 @@
 It speaks the wire format in shared/reference/gemini-wire.md: the resumable Files
 upload, files get/list/delete, models get/list, the Interactions API and a minimal
 generateContent. Answers are scripted per test, or derived from the audio itself
-(decoded with PyAV) so a transcript's timestamps always fit the recording.
+(decoded with PyAV) so a transcript's timestamps always fit the recording; a text-only
+request to translate a transcript is answered from the transcript it carries
+(`translation_seed`).
 
 Choices that were not observed on the real service (GUESS) are marked below.
 """
@@ -172,6 +174,10 @@ _RESPONSE_FORMAT_FIELDS = frozenset({"type", "mime_type", "schema"})
 
 _VERSION = r"{ver:v\d+[a-z0-9]*}"
 _ROSTER = re.compile(r"^\s*Speakers:\s*(.+?)\s*$", re.MULTILINE)
+# A translation request (bot/gemini/prompts.py translation_prompt): the target language on a
+# line of its own, the transcript to translate as JSON between <transcript> tags.
+_TRANSLATE_TARGET = re.compile(r"^Target language: (\S+)$", re.MULTILINE)
+_TRANSCRIPT_JSON = re.compile(r"<transcript>\s*(\{.*\})\s*</transcript>", re.DOTALL)
 _FILE_IN_URI = re.compile(r"(?:^|/)files/([A-Za-z0-9_-]+)(?:[?#].*)?$")
 _INTERACTIONS_PATH = re.compile(r"^/v\d+[a-z0-9]*/interactions$")
 _STEP_TYPES = frozenset({"model_output", "thought", "function_call", "function_result"})
@@ -1316,11 +1322,54 @@ def _roster(texts: list[str]) -> list[str] | None:
     return None
 
 
+def translation_seed(texts: list[str]) -> dict[str, Any] | None:
+    """What a model asked to translate a transcript (text only) would answer, before the
+    schema shapes it: the same segments, `content` left empty as asked, `translation`
+    "[<target>] <content>" (null for segments already in the target language), and the
+    summary, key points and action items given, each prefixed "[<target>] ". None when the
+    request is no translation."""
+    text = "\n".join(texts)
+    target, body = _TRANSLATE_TARGET.search(text), _TRANSCRIPT_JSON.search(text)
+    if target is None or body is None:
+        return None
+    try:
+        given = json.loads(body.group(1))
+    except ValueError:
+        return None
+    code = target.group(1)
+    mark = f"[{code}] "
+    primary = code.split("-")[0].lower()
+    segments = [
+        {
+            "speaker": seg.get("speaker", ""),
+            "timestamp": seg.get("timestamp", ""),
+            "content": "",
+            "language": seg.get("language", ""),
+            "translation": None
+            if str(seg.get("language") or "").split("-")[0].lower() == primary
+            else mark + str(seg.get("content") or ""),
+            "emotion": "neutral",
+        }
+        for seg in given.get("segments") or []
+        if isinstance(seg, dict)
+    ]
+    return {
+        "summary": mark + given["summary"] if given.get("summary") else "",
+        "key_points": [mark + str(p) for p in given.get("key_points") or []],
+        "action_items": [mark + str(a) for a in given.get("action_items") or []],
+        "languages": [],
+        "speakers": list(dict.fromkeys(s["speaker"] for s in segments)),
+        "segments": segments,
+    }
+
+
 def _default_answer(prompt: _Prompt) -> Answer:
     seed = default_transcript(prompt.audio_seconds, _roster(prompt.texts))
     if prompt.schema is not None:
-        # A constrained model answers in the requested shape, whatever it was asked.
-        value = conform(prompt.schema, prompt.schema, seed if prompt.has_audio else None)
+        # A constrained model answers in the requested shape, whatever it was asked; a
+        # text-only request has only what it was given to work from (a translation).
+        given = seed if prompt.has_audio else translation_seed(prompt.texts)
+        value = conform(prompt.schema, prompt.schema, given)
         return value if isinstance(value, dict) else json.dumps(value)
     if prompt.has_audio:
         return seed

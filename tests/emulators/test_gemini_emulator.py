@@ -24,6 +24,7 @@ from google.genai import _interactions as interactions_errors
 from google.genai import errors, types
 
 from bot.gemini.client import SpeakerRoster
+from bot.gemini.prompts import translation_prompt
 from bot.transcript.model import Transcript, parse_timestamp, response_schema
 from tests.emulators.gemini import (
     GENERATION_CONFIG_FIELDS,
@@ -373,6 +374,36 @@ async def test_text_only_question_gets_plain_answer(
     fetched = await client.aio.interactions.get(interaction.id)
     assert fetched.steps[0].type == "user_input"
     assert fetched.output_text == interaction.output_text
+
+
+async def test_text_only_translation_request_is_answered_from_the_transcript_it_carries(
+    emu: GeminiEmulator, client: genai.Client
+) -> None:
+    given = {
+        "summary": "A short call.",
+        "key_points": ["Ship it."],
+        "segments": [
+            {"speaker": "Ann", "timestamp": "00:00", "language": "en", "content": "Hello."},
+            {"speaker": "Bo", "timestamp": "00:04", "language": "de-AT", "content": "Servus."},
+        ],
+    }
+    prompt = translation_prompt(json.dumps(given), "de", part=(1, 1))
+    interaction = await client.aio.interactions.create(
+        model=MODEL, input=[{"type": "text", "text": prompt}], response_format=JSON_FORMAT
+    )
+    answer = json.loads(interaction.output_text)
+    jsonschema.validate(answer, JSON_FORMAT["schema"])  # the requested shape, as ever
+    assert [
+        (s["speaker"], s["timestamp"], s["content"], s["translation"]) for s in answer["segments"]
+    ] == [("Ann", "00:00", "", "[de] Hello."), ("Bo", "00:04", "", None)]
+    assert answer["summary"] == "[de] A short call."
+    assert answer["key_points"] == ["[de] Ship it."]
+
+    # Any other text-only request still gets the schema's shape with nothing made up.
+    other = await client.aio.interactions.create(
+        model=MODEL, input="Summarise nothing.", response_format=JSON_FORMAT
+    )
+    assert json.loads(other.output_text)["segments"] == []
 
 
 async def test_oversize_inline_body_is_refused(
