@@ -112,9 +112,10 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
             await job_process.start()
         await wait_for_signal()
     finally:
-        await runner.cleanup()  # stops workers gracefully, closes clients
+        # The jobs first (Slack events meanwhile are still acked and journaled), then HTTP.
         if job_process is not None:
             await job_process.stop(settings.scribe_shutdown_grace_s)
+        await runner.cleanup()  # stops workers gracefully, closes clients
     return 0
 
 
@@ -148,8 +149,8 @@ async def _socket(settings: Settings) -> int:
     try:
         await wait_for_signal()
     finally:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-        await runtime.close()
         if job_process is not None:
             await job_process.stop(settings.scribe_shutdown_grace_s)
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await runtime.close()
     return 0

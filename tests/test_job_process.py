@@ -134,3 +134,22 @@ async def test_the_job_process_ends_with_serve_however_serve_ends(
     stopped.proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(stopped.proc.wait, 30) == 0
     await wait_for(lambda: not alive(child), timeout=10)
+
+
+async def test_a_group_sigterm_stops_both_and_starts_no_new_job_process(
+    env: dict[str, str],
+    processes: list[ServeProcess],
+    tmp_path: Path,
+) -> None:
+    serve = await start(env, tmp_path, processes)
+    child = job_process_of(serve)
+    # As Heroku or Ctrl-C do: every process of the group gets the signal, the child first.
+    os.kill(child, signal.SIGTERM)
+    await asyncio.sleep(0.3)  # it is idle: it exits at once, before serve hears of it
+    serve.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(serve.proc.wait, 30) == 0
+    log = (tmp_path / f"serve-{serve.port}.log").read_text()
+    assert (
+        "starting it again" not in log
+        or "started the job process" not in log.split("starting it again")[-1]
+    )

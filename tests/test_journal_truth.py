@@ -169,3 +169,36 @@ async def test_a_transaction_cancelled_in_its_begin_is_rolled_back(
     await cancelled_while_locked(tmp_path / JOURNAL, change)
     assert await LocalQueue(db, concurrency=1).submit(_job(2))
     assert committed_jobs(tmp_path / JOURNAL) == 1
+
+
+async def test_an_outcome_the_journal_refuses_is_written_once_it_takes_it(
+    db: SqliteDatabase, tmp_path: Path
+) -> None:
+    """A row left `running` would be claimed by nobody until the next start."""
+    await db.execute("PRAGMA busy_timeout = 100")  # refused fast, not after 5 s
+    queue = LocalQueue(db, concurrency=1)
+    blocker = sqlite3.connect(tmp_path / JOURNAL, isolation_level=None)
+
+    async def handler(job: Job, attempt: int) -> Outcome:
+        blocker.execute("BEGIN IMMEDIATE")  # another process writes as the job ends
+        return "done"
+
+    await queue.submit(_job(3))
+    await queue.start(handler)
+    try:
+        await asyncio.sleep(0.5)  # the outcome's write has been refused by now
+        assert await queue.in_flight() == 1
+        blocker.execute("ROLLBACK")
+        await wait_for(lambda: committed_states(tmp_path / JOURNAL) == ["done"], timeout=10)
+        await queue.check()  # and the worker is still there
+    finally:
+        blocker.close()
+        await queue.shutdown(1)
+
+
+def committed_states(path: Path) -> list[str]:
+    other = sqlite3.connect(path)
+    try:
+        return [str(r[0]) for r in other.execute("SELECT state FROM jobs")]
+    finally:
+        other.close()

@@ -29,7 +29,9 @@ async def answer_question(services: JobServices, job: Job, attempt: int) -> None
         )
     services.count_usage(usage, 0.0)
     message = render_answer(job.question or "", answer or "Gemini gave no answer.")
-    await services.replies.post_once(job, message, resumed=attempt > 1)
+    # A deferred run starts again at attempt 1: its earlier run may have posted already.
+    resumed = attempt > 1 or job.retry > 0 or job.transient_failures > 0
+    await services.replies.post_once(job, message, resumed=resumed)
 
 
 async def ask_after_transcript(services: JobServices, job: Job) -> None:

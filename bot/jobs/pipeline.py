@@ -9,6 +9,7 @@ worker (`LeaseLost`) ends without a word: the new owner reports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -46,6 +47,8 @@ class Pipeline:
             # The process died during each earlier start: do not risk it again.
             logger.error("job gave up after %d starts", attempt - 1)
             status = JobStatus(self.services.replies, job, interval_s=0)
+            with contextlib.suppress(Exception):  # the warning matters more than the status
+                await status.find()  # the status message of the run that kept dying
             await self._fail(job, status, "crash_loop", CRASH_LOOP)
             metrics.jobs.labels(kind=job.kind, outcome="failed").inc()
             return "failed"
@@ -130,6 +133,7 @@ class Pipeline:
         self.services.metrics.retries.labels(reason=reason).inc()
         logger.info("transient failure (%s); next try in %.0f s", reason, due - now)
         try:
+            await status.settle()
             await status.show(waiting_text(_waiting_reason(exc), due))
         except Exception:  # the retry must not depend on Slack taking the status message
             logger.warning("could not show the waiting status", exc_info=True)

@@ -16,6 +16,7 @@ import logging
 import time
 
 from bot.gemini.progress import Progress
+from bot.jobs.retries import is_transient
 from bot.jobs.spec import Job, reply_marker
 from bot.slack.render import render_status
 from bot.slack.replies import Replies
@@ -64,6 +65,8 @@ class JobStatus:
         self._pending: str | None = None
         self._last_edit = 0.0
         self._flusher: asyncio.Task[None] | None = None
+        self._sleeping = False
+        self._lock = asyncio.Lock()
 
     @property
     def job(self) -> Job:
@@ -80,10 +83,18 @@ class JobStatus:
             self.ts = found.markers.get(status_marker(self._job)) or self.ts
 
     async def show(self, text: str) -> None:
-        """Post the status now, or edit it now (a state change such as waiting or done)."""
+        """Post the status now, or edit it now (a state change such as waiting or done).
+
+        Edits never cross: one at a time (the lock), and a progress edit waiting for its
+        turn is dropped by a state change (`_pending` is cleared under the lock).
+        """
+        async with self._lock:
+            self._pending = None
+            await self._put(text)
+
+    async def _put(self, text: str) -> None:
         if not self._job.thread_ts or text == self._shown:
             return
-        self._pending = None
         message = render_status(text)
         if self.ts is None:
             self.ts = await self._replies.post(self._job, message, status_marker(self._job))
@@ -102,31 +113,47 @@ class JobStatus:
             self._flusher = asyncio.create_task(self._flush(), name="status-edit")
 
     async def _flush(self) -> None:
-        wait = self._last_edit + self._interval_s - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        text = self._pending
-        if text is not None:
-            try:
-                await self.show(text)
-            except Exception:  # a status edit must never fail the job
-                logger.exception("could not edit the status message")
+        while self._pending is not None:
+            wait = self._last_edit + self._interval_s - time.monotonic()
+            if wait > 0:
+                self._sleeping = True
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    self._sleeping = False
+            async with self._lock:
+                text, self._pending = self._pending, None
+                if text is None:
+                    return
+                try:
+                    await self._put(text)
+                except Exception:  # a status edit must never fail the job
+                    logger.exception("could not edit the status message")
 
     async def settle(self) -> None:
-        """Stop pending edits (before the message is deleted or becomes the warning)."""
+        """Drop pending edits and let one in flight land (before the message is deleted or
+        becomes the warning: an edit cancelled mid-request may still reach Slack after)."""
         self._pending = None
-        if self._flusher is not None:
-            self._flusher.cancel()
+        flusher = self._flusher
+        if flusher is not None and not flusher.done():
+            if self._sleeping:
+                flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+                await flusher
+        self._flusher = None
 
     async def remove(self) -> None:
-        """Delete the status message: the transcript is in the thread."""
+        """Delete the status message: the transcript (or answer) is in the thread.
+
+        A transient refusal is raised, so the job runs again and removes it then; any
+        other is logged (a stale status message is no reason to fail a delivered job).
+        """
         await self.settle()
         if self.ts is not None:
             try:
                 await self._replies.delete(self._job, self.ts)
-            except Exception:
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
                 logger.exception("could not delete the status message")
             self.ts = None

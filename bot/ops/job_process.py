@@ -31,7 +31,8 @@ class JobProcess:
     def __init__(self) -> None:
         self._proc: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
+        self._grace_s = 25.0
         self.restarts = 0
 
     @property
@@ -59,32 +60,45 @@ class JobProcess:
             assert self._proc is not None
             started = time.monotonic()
             code = await self._proc.wait()
-            if self._stopping:
+            if self._stopping.is_set():
                 return
             if time.monotonic() - started >= HEALTHY_LIFE_S:
                 delay = FIRST_RESTART_DELAY_S
             logger.error("the job process exited with %s; starting it again in %.0f s", code, delay)
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+            if self._stopping.is_set():
+                return
             delay = min(delay * 2, MAX_RESTART_DELAY_S)
             self.restarts += 1
             self._proc = await self._spawn()
+            if self._stopping.is_set():  # stop() began while it was starting
+                await _terminate(self._proc, self._grace_s)
+                return
 
     async def stop(self, grace_s: float) -> None:
-        """SIGTERM: running jobs finish within `grace_s`; after that (and 5 s) SIGKILL."""
-        self._stopping = True
+        """SIGTERM: running jobs finish within `grace_s`; after that (and 5 s) SIGKILL.
+
+        No process is started after this begins, not even one that exits meanwhile (a
+        SIGTERM sent to the whole process group reaches it first).
+        """
+        self._grace_s = grace_s
+        self._stopping.set()
+        if self._proc is not None:
+            await _terminate(self._proc, grace_s)
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        proc = self._proc
-        if proc is None or proc.returncode is not None:
-            return
+            await self._watcher  # returns at once now, after stopping what it started
+
+
+async def _terminate(proc: asyncio.subprocess.Process, grace_s: float) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(proc.wait(), grace_s + 5.0)
+    except TimeoutError:
+        logger.warning("the job process did not stop in time; killing it")
         with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace_s + 5.0)
-        except TimeoutError:
-            logger.warning("the job process did not stop in time; killing it")
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
+            proc.kill()
+        await proc.wait()

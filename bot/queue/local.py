@@ -41,6 +41,7 @@ _WATCH_S = 0.05
 
 #: After an unexpected error (the journal unreachable), a worker waits this long and retries.
 _ERROR_PAUSE_S = 1.0
+_MAX_RECORD_PAUSE_S = 30.0
 
 #: The next job: from the channel with the fewest running jobs, then the one whose last
 #: job started longest ago (round robin), then the oldest job of that channel.
@@ -288,10 +289,29 @@ class LocalQueue:
             outcome = "failed"
         finally:
             self._running.discard(task)
-        if isinstance(outcome, Deferred):
-            await self._defer(outcome)
-        else:
-            await self._finish(job.id, outcome)
+        await self._record_outcome(job.id, outcome)
+
+    async def _record_outcome(self, job_id: str, outcome: Outcome) -> None:
+        """Write how the run ended, until the journal takes it.
+
+        A row left `running` is claimed by nobody until the next start: a deferred job
+        would never run again, a finished one would run twice after a restart. So a write
+        the journal refuses (locked past the busy timeout, a full disk) is tried again.
+        """
+        pause = _ERROR_PAUSE_S
+        while True:
+            try:
+                if isinstance(outcome, Deferred):
+                    await self._defer(outcome)
+                else:
+                    await self._finish(job_id, outcome)
+                return
+            except Exception:
+                if self._stopping:
+                    raise  # the row stays `running`: the next start resumes the job
+                logger.exception("could not record how job %s ended; retrying", job_id)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _MAX_RECORD_PAUSE_S)
 
     async def _after_the_burst(self) -> None:
         deadline = time.monotonic() + _MAX_DEFER_S

@@ -188,8 +188,9 @@ class RedisWorker:
     async def _run_job(self, ctx: dict[str, Any], spec: str) -> Outcome:
         assert self._pool is not None
         owner = secrets.token_hex(8)
+        job = Job.model_validate_json(spec)
         try:
-            job = await self._queue.latest_spec(Job.model_validate_json(spec))
+            job = await self._queue.latest_spec(job)
             attempt = await self._queue.begin(job, owner=owner, lease_ms=int(self._lease_s * 1000))
         except RedisError as exc:
             # Not started: have arq put it back rather than count it as failed (and drop it).
@@ -227,7 +228,12 @@ class RedisWorker:
         if lease.lost:
             self._give_up_lost(job.id)
         if isinstance(outcome, Deferred):
-            await self._queue.defer(outcome.job)
+            try:
+                await self._queue.defer(outcome.job)
+            except RedisError as exc:
+                # The job must not be dropped for it: arq re-runs it with the spec it has
+                # (one failure in a row fewer counted, so one more try at most).
+                logger.warning("job %s: could not record the deferral (%s)", job.id, exc)
             # arq keeps the job in its queue, due again at that score: no slot is held,
             # and a restart of every worker keeps the due time (it lives in Redis).
             raise Retry(defer=max(0.0, outcome.due_at - time.time()))

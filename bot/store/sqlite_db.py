@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,4 +224,9 @@ async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
             present = {str(row[1]) for row in await cursor.fetchall()}
         if column not in present:
             # Names come from the constant above, never from input.
-            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            try:
+                await conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError as exc:
+                # Another process (the job process, `check`) added it first.
+                if "duplicate column" not in str(exc):
+                    raise
