@@ -44,8 +44,15 @@ def die_with_parent() -> bool:
 
 
 async def _parent_gone(parent: int) -> None:
+    """End at once when the parent is gone (where PR_SET_PDEATHSIG is not there to do it).
+
+    Not gracefully: the next `serve`'s job process resets every running job to queued,
+    and two processes running one job would answer it twice. Cut short, it resumes.
+    """
     while os.getppid() == parent:  # noqa: ASYNC110 (no event to wait on: a poll)
         await asyncio.sleep(1.0)
+    logger.error("serve is gone; the job process ends now (its jobs resume at the next start)")
+    os._exit(1)
 
 
 async def run_jobs(settings: Settings) -> int:
