@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from bot.jobs.spec import Job
 from bot.queue.base import Outcome
@@ -117,3 +120,33 @@ async def test_job_cut_off_by_shutdown_resumes_as_a_second_attempt(db: SqliteDat
     await wait_for(lambda: attempts)
     await resumed.shutdown(1)
     assert attempts == [2]
+
+
+async def test_one_consumer_per_journal_a_second_waits_for_the_first_to_end(
+    tmp_path: Path,
+) -> None:
+    """Two processes consuming one journal would each run the other's jobs again."""
+    first_db = await SqliteDatabase.open(tmp_path / "journal.db")
+    second_db = await SqliteDatabase.open(tmp_path / "journal.db")
+    first, second = LocalQueue(first_db, concurrency=1), LocalQueue(second_db, concurrency=1)
+    slow, other = Recorder(delay=0.5), Recorder()
+    try:
+        await first.start(slow)
+        await first.submit(job("C1", 1))
+        await wait_for(lambda: slow.order)  # the first is running it
+        await second.start(other)  # another consumer of the same journal starts
+        with pytest.raises(RuntimeError, match="another process"):
+            await second.check()  # /healthz says why it does nothing
+        await asyncio.sleep(0.7)
+        # It did not reset the first one's running job and run it again.
+        assert other.order == []
+        await first.shutdown(5)
+        await second.submit(job("C1", 2))
+        await wait_for(lambda: other.order == ["t:C1:F2"], timeout=10)
+        await second.check()
+    finally:
+        await first.shutdown(1)
+        await second.shutdown(1)
+        await first_db.close()
+        await second_db.close()
+    assert slow.order == ["t:C1:F1"]

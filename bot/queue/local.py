@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from bot.jobs.spec import Job
 from bot.queue.base import Deferred, JobHandler, Outcome
+from bot.queue.journal_lock import ConsumerLock
 from bot.store.sqlite_db import SqliteDatabase, dumps
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ _MAX_DEFER_S = 0.5
 
 #: How often an idle worker looks for deferred jobs that have fallen due.
 _POLL_S = 1.0
+
+#: How often a consumer waiting for the journal's lock tries again.
+_LOCK_POLL_S = 0.5
 
 #: How often a job process looks for other processes' commits (new jobs).
 _WATCH_S = 0.05
@@ -83,6 +87,8 @@ class LocalQueue:
         self._watch_others = watch_others
         #: Raises if the process that consumes the journal is down (set by its supervisor).
         self.consumer_check: Callable[[], None] | None = None
+        self._lock = ConsumerLock(db.path) if consume and db.path else None
+        self._starter: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         self._workers: list[asyncio.Task[None]] = []
@@ -184,6 +190,8 @@ class LocalQueue:
             return
         if self._stopping:
             return
+        if self._starter is not None and not self._starter.done():
+            raise RuntimeError("waiting for another process that runs this journal's jobs")
         for worker in self._workers:
             if worker.done():
                 raise RuntimeError(f"worker {worker.get_name()} stopped")
@@ -191,13 +199,31 @@ class LocalQueue:
     async def start(self, handler: JobHandler) -> None:
         if not self.consumes_here:
             return  # the job process consumes the journal
+        self._stopping = False
+        if self._lock is not None and not self._lock.try_acquire():
+            logger.warning(
+                "another process runs this journal's jobs (%s is locked); waiting for it to end",
+                self._lock.path,
+            )
+            self._starter = asyncio.create_task(self._start_when_alone(handler))
+            return
+        await self._start_consuming(handler)
+
+    async def _start_when_alone(self, handler: JobHandler) -> None:
+        assert self._lock is not None
+        while not self._lock.try_acquire():  # noqa: ASYNC110 (a file lock: polled)
+            await asyncio.sleep(_LOCK_POLL_S)
+        if not self._stopping:
+            logger.info("the other process has ended: running this journal's jobs")
+            await self._start_consuming(handler)
+
+    async def _start_consuming(self, handler: JobHandler) -> None:
         resumed = await self._db.execute(
             "UPDATE jobs SET state = 'queued', updated_at = ? WHERE state = 'running'",
             (time.time(),),
         )
         if resumed:
             logger.info("resuming %d unfinished job(s)", resumed)
-        self._stopping = False
         self._workers = [
             asyncio.create_task(self._work(handler), name=f"scribe-worker-{i}")
             for i in range(self._concurrency)
@@ -341,6 +367,12 @@ class LocalQueue:
         await asyncio.gather(*self._workers, return_exceptions=True)
         # Jobs cancelled mid-way stay 'running' in the journal and resume on the next start.
         self._workers = []
+        if self._starter is not None:
+            self._starter.cancel()
+            await asyncio.gather(self._starter, return_exceptions=True)
+            self._starter = None
+        if self._lock is not None:
+            self._lock.release()  # after the last outcome is written
 
 
 def _previous_retry(spec: str) -> int:

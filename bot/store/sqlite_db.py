@@ -86,9 +86,11 @@ class SqliteDatabase:
     back with it (the health probe once rolled back acknowledged submits that way).
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, path: str = "") -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        #: The database file (consumers of the journal lock a file beside it).
+        self.path = path
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteDatabase:
@@ -100,7 +102,7 @@ class SqliteDatabase:
         await conn.execute("PRAGMA busy_timeout=5000")
         await conn.executescript(_SCHEMA)
         await _add_missing_columns(conn)
-        return cls(conn)
+        return cls(conn, str(path))
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """One statement in its own (autocommit) transaction; returns the rows it changed."""
