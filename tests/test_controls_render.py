@@ -114,3 +114,15 @@ def test_a_submission_reads_picked_people_typed_names_and_errors() -> None:
     too_long = read_submission({**view, "state": _state({"1": (None, "y" * 81)})})
     assert list(too_long.errors) == ["name-1"]
     assert "Ann" not in too_long.names
+
+
+def test_a_long_translations_files_are_titled_apart_from_the_transcripts() -> None:
+    # Replies.replace finds a reply's files in the thread by title: a rename of the
+    # transcript must not take the translation's files for its own, nor the reverse.
+    t = long_transcript(3000)
+    transcript_files = plan_delivery(t, INFO).attachments
+    info = ReplyInfo(file_name="call.m4a", duration_s=3600, title="German translation")
+    translation = plan_delivery(t, info, controls=False)
+    assert transcript_files and translation.attachments
+    assert not {a.title for a in transcript_files} & {a.title for a in translation.attachments}
+    assert translation.messages[0].text.startswith("German translation of call.m4a")

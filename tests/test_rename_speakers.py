@@ -141,3 +141,18 @@ async def test_a_modal_opened_after_the_trigger_expired_says_to_click_again(
     (notice,) = notices(slack)
     assert "in time" in notice and "click *Rename speakers* again" in notice
     assert [c for c in slack.calls_to("views.open") if c.response.get("ok") is False]
+
+
+async def test_a_recording_without_speech_has_no_one_to_rename(
+    slack: SlackEmulator, gemini: GeminiEmulator, server: Server, voice_clip: Path
+) -> None:
+    gemini.script({"summary": "", "segments": []})
+    _, event = share(slack, voice_clip)
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: transcript_parts(slack, event["ts"]), timeout=30)
+    await settle(server)
+    (first,) = transcript_parts(slack, event["ts"])
+    await use(slack, server, first, "transcript_rename_speakers")
+    await wait_for(lambda: notices(slack))
+    assert slack.views_opened == []
+    assert notices(slack) == ["No one speaks in this recording, so there is no speaker to rename."]

@@ -270,3 +270,27 @@ async def test_retry_runs_a_failed_job_again_once(
         assert "done already" in notices(slack)[2]
     finally:
         await srv.runner.cleanup()
+
+
+async def test_a_translation_that_failed_runs_again_from_its_retry_button(
+    slack: SlackEmulator, gemini: GeminiEmulator, server: Server, voice_clip: Path
+) -> None:
+    thread = await transcribed(slack, server, voice_clip)
+    (first,) = transcript_parts(slack, thread)
+    gemini.fail_always(500, path_contains="interactions")
+    await use(slack, server, first, "transcript_translate", "fr")
+    await wait_for(
+        lambda: [m for m in slack.bot_replies(CHANNEL, thread) if m["text"].startswith(":warning:")]
+    )
+    await settle(server)
+    (warning,) = [
+        m for m in slack.bot_replies(CHANNEL, thread) if m["text"].startswith(":warning:")
+    ]
+    assert not translations(slack, thread, "French")
+
+    gemini.fail_always(None)
+    await use(slack, server, warning, "job_retry")
+    await wait_for(lambda: translations(slack, thread, "French"), timeout=20)
+    await settle(server)
+    assert len(translations(slack, thread, "French")) == 1
+    assert notices(slack)[-1] == "Trying again…"

@@ -125,6 +125,8 @@ class TranscriptControls:
         if thread is None:
             return GONE
         speakers = [(label, _name_now(thread, label)) for label in _labels(thread)]
+        if not speakers:
+            return "No one speaks in this recording, so there is no speaker to rename."
         view = rename_modal(click.channel_id, click.thread_ts, speakers)
         try:
             await self.slack.views_open(trigger_id=click.trigger_id, view=view)

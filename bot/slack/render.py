@@ -289,7 +289,7 @@ def plan_delivery(
     sections = _transcript_sections(t)
     file_name = escape_mrkdwn(inline(info.file_name))
     summary = escape_mrkdwn(inline(t.summary)) or "(no summary)"
-    first_text = f"Transcript of {file_name} ({format_timestamp(info.duration_s)}): {summary}"
+    first_text = f"{info.title} of {file_name} ({format_timestamp(info.duration_s)}): {summary}"
 
     drafts = [_Draft([*preamble, _DIVIDER])]
     if not sections:
@@ -311,7 +311,7 @@ def plan_delivery(
             text = (
                 _fallback(first_text, "(see thread)")
                 if k == 1
-                else f"Transcript of {clip(file_name, 200)}, part {k} of {total}"
+                else f"{info.title} of {clip(file_name, 200)}, part {k} of {total}"
             )
             messages.append(SlackMessage(text=text, blocks=blocks))
         return Delivery(messages=messages, attachments=[])
@@ -345,7 +345,7 @@ def plan_delivery(
     attachments = [
         Attachment(
             filename=f"transcript{ext}",
-            title=f"Transcript of {title}{kind}",
+            title=f"{info.title} of {title}{kind}",  # titles tell them apart in a thread
             content=render(t, duration_s=info.duration_s),
         )
         for ext, kind, render in (
