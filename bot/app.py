@@ -35,6 +35,7 @@ from bot.queue.base import JobQueue
 from bot.settings import Settings
 from bot.slack.controls import TranscriptControls
 from bot.slack.intake import Intake, IntakeConfig
+from bot.slack.permissions import Permissions
 from bot.slack.removal import Removal
 from bot.slack.replies import Replies
 from bot.store.base import Store
@@ -124,6 +125,10 @@ class Runtime:
             media=media,
         )
         pipeline = Pipeline(services)
+        # Listeners ask Slack for roles while it waits for their answer: no waiting out 429s.
+        permissions = Permissions(
+            build_slack_client(settings, wait_out_rate_limits=False), admins=settings.admin_ids
+        )
         intake = Intake(
             queue=queue,
             store=store,
@@ -131,13 +136,13 @@ class Runtime:
                 auto_transcribe=settings.scribe_auto_transcribe,
                 answer_other_bots=settings.scribe_answer_other_bots,
             ),
+            permissions=permissions,
         )
         controls = TranscriptControls(queue=queue, store=store, slack=slack)
         removal = Removal(
             queue=queue,
             store=store,
-            slack=slack,
-            admins=settings.admin_ids,
+            permissions=permissions,
             delete_with_source=settings.scribe_delete_with_source,
         )
         return cls(

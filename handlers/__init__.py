@@ -19,7 +19,7 @@ MESSAGE_SHORTCUT = "transcribe_message"
 def register_handlers(
     app: AsyncApp, intake: Intake, controls: TranscriptControls, deletion: Removal
 ) -> None:
-    events.register(app, intake)
+    events.register(app, intake, deletion)
     commands.register(app, intake, SLASH_COMMAND)
     shortcuts.register(app, intake, MESSAGE_SHORTCUT)
     home.register(app, intake)

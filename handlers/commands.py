@@ -20,6 +20,7 @@ HELP = (
     "request\n"
     "• `/transcribe language <code>|auto` — the language people speak here (e.g. `de`)\n"
     "• `/transcribe translate <code>|off` — translate the transcript into this language\n"
+    "  (these three settings are changed by workspace admins and owners and the app's admins)\n"
     "• `/transcribe vocabulary add <term> …|remove <term>|list` — names and terms Gemini should "
     'spell your way here (quote terms of several words: `add Kubernetes "Ana Lucía"`)\n'
     "• `/transcribe help` — this message\n"
@@ -54,8 +55,8 @@ def register(app: AsyncApp, intake: Intake, command_name: str) -> None:
         elif parsed.action == "help":
             await answer(HELP + "\n\n" + await intake.describe_channel(channel))
         elif parsed.action in ("auto", "language", "translate"):
-            await intake.apply_setting(channel, parsed)
-            await answer("Saved. " + await intake.describe_channel(channel))
+            # Admins only; the check may ask Slack (bounded, cached: bot.slack.permissions).
+            await answer(await intake.apply_setting(channel, parsed, user))
         elif parsed.action == "vocabulary":
             await answer(await intake.vocabulary(channel, parsed))
         elif parsed.action == "latest":

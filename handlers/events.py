@@ -1,4 +1,4 @@
-"""Event listeners: messages (shared files, DMs), mentions, and file_shared."""
+"""Event listeners: messages (shared files, DMs, deletions), mentions, and file_shared."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from bot.slack.commands import strip_mention
 from bot.slack.files import media_files
 from bot.slack.intake import Intake
+from bot.slack.removal import Removal, deleted_message
 
 
-def register(app: AsyncApp, intake: Intake) -> None:
+def register(app: AsyncApp, intake: Intake, removal: Removal) -> None:
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         # Every message subtype lands here (edits and deletions too, so Slack does not
-        # retry them); the intake decides what deserves work.
+        # retry them). A deleted message may take its transcript with it; the intake
+        # decides what else deserves work.
+        if deleted_message(event) is not None:
+            await removal.message_deleted(event, team_id=context.team_id or "")
+            return
         await intake.message(event, team_id=context.team_id or "", bot_user_id=context.bot_user_id)
 
     @app.event("file_shared")

@@ -29,6 +29,10 @@ async def test_settings_are_saved_per_channel_and_shown(
     slack: SlackEmulator, server: Server
 ) -> None:
     store = server.runtime.store
+    # Settings are admins' to change (tests/test_admin_settings.py): Alice is one here.
+    slack.add_user(
+        "U0ALICE", name="alice", real_name="Alice Liddell", display_name="alice", is_admin=True
+    )
     assert "transcription *off*" in await command(slack, server, "auto off")
     assert "language: *de*" in await command(slack, server, "language de")
     assert "translation: *en*" in await command(slack, server, "translate en")

@@ -36,10 +36,10 @@ SCOPE_USES: dict[str, dict[str, list[str]]] = {
     },
     "im:history": {"events": ["message.im"]},
     "mpim:history": {"events": ["message.mpim"]},
-    "chat:write": {"methods": ["chat_postMessage", "chat_postEphemeral"]},
+    "chat:write": {"methods": ["chat_postMessage", "chat_postEphemeral", "chat_delete"]},
     "commands": {"listeners": ["command", "message_shortcut"]},
-    "files:read": {"methods": ["files_info"]},
-    "files:write": {"methods": ["files_upload_v2"]},
+    "files:read": {"methods": ["files_info"], "events": ["file_deleted"]},
+    "files:write": {"methods": ["files_upload_v2", "files_delete"]},
     "reactions:write": {"methods": ["reactions_add", "reactions_remove"]},
     "users:read": {"methods": ["users_info"]},
     "channels:read": {"methods": ["conversations_info", "conversations_members"]},
@@ -55,9 +55,11 @@ EVENT_LISTENERS = {
     "message.mpim": "message",
     "app_mention": "app_mention",
     "app_home_opened": "app_home_opened",
+    "file_deleted": "file_deleted",
 }
-#: Calls (or references, e.g. a method picked from a tuple) on a slack_sdk client.
-_CALL = re.compile(r"\b_?(?:slack|client|decor)\.([a-z]+_[A-Za-z0-9_]+)\b")
+#: Calls (or references, e.g. a method picked from a tuple) on a slack_sdk client; not
+#: modules of the bot.slack package (`bot.slack.controls_render`).
+_CALL = re.compile(r"(?<!bot\.)\b_?(?:slack|client|decor)\.([a-z]+_[A-Za-z0-9_]+)\b")
 #: Made with the app-level token (xapp-, its own `connections:write`), not the bot token.
 APP_TOKEN_METHODS = {"apps.connections.open"}
 
@@ -121,6 +123,18 @@ def test_every_subscribed_event_has_a_listener() -> None:
     listened = listened_events()
     for event in events:
         assert EVENT_LISTENERS[event] in listened, event
+
+
+def test_deletions_reach_the_app_and_it_may_delete_its_own_posts() -> None:
+    # A transcript goes with its file (file_deleted, under files:read) and with the message
+    # that carried it (message_deleted / tombstones come with the message.* events); the
+    # bot deletes its replies (chat.delete, chat:write) and uploads (files.delete, files:write).
+    m = manifest()
+    events = m["settings"]["event_subscriptions"]["bot_events"]
+    assert "file_deleted" in events and "file_deleted" in listened_events()
+    assert {"message.channels", "message.groups", "message.im", "message.mpim"} <= set(events)
+    assert {"chat_delete", "files_delete"} <= called_methods()
+    assert {"chat:write", "files:write", "files:read"} <= set(m["oauth_config"]["scopes"]["bot"])
 
 
 def test_the_manifest_asks_for_exactly_the_codes_scope_list() -> None:

@@ -393,6 +393,10 @@ async def test_channel_settings_changed_on_one_instance_apply_on_the_other(
     slack: SlackEmulator, servers: list[Server], clip: bytes
 ) -> None:
     a, b = servers
+    # Settings are admins' to change (tests/test_admin_settings.py): Alice is one here.
+    slack.add_user(
+        "U0ALICE", name="alice", real_name="Alice Liddell", display_name="alice", is_admin=True
+    )
     sent = await slack.send_slash_command(a.events_url, text="auto off", channel=CHANNEL)
     assert sent.status == 200 and "off" in sent.body
 

@@ -77,6 +77,12 @@ async def _locate_latest(services: JobServices, job: Job) -> str | None:
                 if await _submit(services, job, job.channel_id, msg, file):
                     return None
                 state = "pending"  # another request started it between our look and now
+            elif state == "deleted" and not job.question:
+                # Its transcript was deleted; asked again, it is made again. A question
+                # is told there is no transcript (below).
+                if await _redo(services, job, job.channel_id, msg, file):
+                    return None
+                state = "pending"
             states.add(state)
     if "pending" in states:
         return "That recording is being transcribed right now; the transcript will appear in " + (
@@ -128,7 +134,9 @@ async def _locate_message(services: JobServices, job: Job) -> str | None:
     submitted = 0
     for file in files:
         state = await _file_state(services, job.channel_id, msg, file)
-        if state == "done" and await _other_options(services, job, job.channel_id, file):
+        if state == "deleted" or (
+            state == "done" and await _other_options(services, job, job.channel_id, file)
+        ):
             state = None if await _redo(services, job, job.channel_id, msg, file) else "pending"
             submitted += state is None
         elif state is None and await _submit(services, job, job.channel_id, msg, file):
@@ -170,7 +178,9 @@ async def _locate_file(services: JobServices, job: Job) -> str | None:
     state = await _file_state(services, channel, msg, file)
     if state == "pending":
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
-    if state == "done" and await _other_options(services, job, channel, file):
+    if state == "deleted" or (
+        state == "done" and await _other_options(services, job, channel, file)
+    ):
         if await _redo(services, job, channel, msg, file):
             return None
         return f"{name} is being transcribed right now; the transcript will appear in its thread."
@@ -242,11 +252,15 @@ async def _media_of(
 async def _file_state(
     services: JobServices, channel: str, msg: dict[str, Any], file: dict[str, Any]
 ) -> str | None:
-    """`pending`, `done`, or None (never transcribed here, or it failed: may be retried)."""
+    """`pending`, `done`, `deleted` (done, but its transcript was deleted since: it may be
+    made again), or None (never transcribed here, or it failed: may be retried)."""
     record = await services.store.get_job(transcribe_job_id(channel, str(file["id"])))
     if record is not None and record.state in ("queued", "running"):
         return "pending"
     if record is not None and record.state == "done":
+        thread_ts = record.job.thread_ts or str(msg.get("thread_ts") or msg.get("ts") or "")
+        if await services.store.thread_transcript(channel, thread_ts) is None:
+            return "deleted"
         return "done"
     return None
 

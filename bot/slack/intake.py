@@ -16,8 +16,9 @@ from bot.jobs.spec import Job, answer_job_id, locate_job_id, transcribe_job_id
 from bot.queue.base import JobQueue
 from bot.slack.commands import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, Command
 from bot.slack.files import is_file_stub, media_files
+from bot.slack.permissions import ADMINS, PermissionCheckFailed, Permissions
 from bot.slack.text import escape_mrkdwn
-from bot.store.base import ChannelSettings, Store
+from bot.store.base import Store
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,18 @@ class IntakeConfig:
 
 
 class Intake:
-    def __init__(self, *, queue: JobQueue, store: Store, config: IntakeConfig) -> None:
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        store: Store,
+        config: IntakeConfig,
+        permissions: Permissions,
+    ) -> None:
         self.queue = queue
         self.store = store
         self.config = config
+        self.permissions = permissions
 
     async def auto_enabled(self, channel_id: str, channel_type: str | None = None) -> bool:
         if channel_type == "im":
@@ -211,11 +220,31 @@ class Intake:
     async def has_transcript(self, channel_id: str, thread_ts: str) -> bool:
         return await self.store.thread_transcript(channel_id, thread_ts) is not None
 
-    async def apply_setting(self, channel_id: str, command: Command) -> ChannelSettings:
+    async def apply_setting(self, channel_id: str, command: Command, user_id: str) -> str:
+        """`/transcribe auto|language|translate` by `user_id`: the answer to show them.
+
+        Only admins change a channel's settings (`bot.slack.permissions`; the check may
+        ask Slack, within the time the answer allows); anyone else is told who may.
+        """
+        try:
+            allowed = await self.permissions.is_admin(user_id)
+        except PermissionCheckFailed:
+            logger.warning("could not check the role of %s", user_id, exc_info=True)
+            return (
+                "I couldn't check with Slack whether you may change this channel's settings, "
+                "so nothing changed. Try again in a moment."
+            )
+        if not allowed:
+            return (
+                f"Only {ADMINS} can change this channel's settings, so nothing changed. "
+                "Vocabulary (`/transcribe vocabulary`) is open to everyone. "
+                + await self.describe_channel(channel_id)
+            )
         field = {"auto": "auto_transcribe", "language": "language", "translate": "translate_to"}
-        return await self.store.update_channel_settings(
+        await self.store.update_channel_settings(
             channel_id, **{field[command.action]: command.value}
         )
+        return "Saved. " + await self.describe_channel(channel_id)
 
     async def vocabulary(self, channel_id: str, command: Command) -> str:
         """`/transcribe vocabulary add|remove|list`: the answer to show the person."""

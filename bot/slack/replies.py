@@ -45,6 +45,14 @@ class Posted:
     file_ids: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class OwnReplies:
+    """The bot's replies in a thread (their ts) and the files it uploaded there (ids)."""
+
+    messages: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
 class Replies:
     def __init__(
         self, slack: AsyncWebClient, *, decor: AsyncWebClient, http: aiohttp.ClientSession
@@ -53,6 +61,8 @@ class Replies:
         self._decor = decor
         self._http = http
         self._names: dict[str, str | None] = {}
+        #: The bot's user id and bot id (auth.test), to tell its messages in a thread.
+        self._me: tuple[str, str] | None = None
 
     async def posted(self, job: Job) -> Posted:
         """This job's messages and files already in its thread (all pages)."""
@@ -119,6 +129,49 @@ class Replies:
             await self._slack.chat_delete(channel=job.channel_id, ts=ts)
         except SlackApiError as exc:
             if exc.response.get("error") != "message_not_found":
+                raise
+
+    async def own_replies(self, job: Job) -> OwnReplies:
+        """Every reply the bot posted in the job's thread, whatever job posted it
+        (transcripts, status messages, warnings, answers, exports), and the files it
+        uploaded there; never the thread's first message. A thread that is gone has none."""
+        if self._me is None:
+            me = await self._slack.auth_test()
+            self._me = (str(me.get("user_id") or ""), str(me.get("bot_id") or ""))
+        user_id, bot_id = self._me
+        found = OwnReplies()
+        cursor: str | None = None
+        while True:
+            try:
+                resp = await self._slack.conversations_replies(
+                    channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") == "thread_not_found":
+                    return found
+                raise
+            for msg in resp.get("messages") or []:
+                ts = str(msg.get("ts") or "")
+                mine = (bot_id and msg.get("bot_id") == bot_id) or msg.get("user") == user_id
+                if not mine or ts == job.thread_ts:
+                    continue
+                found.messages.append(ts)
+                found.files += [
+                    str(f["id"])
+                    for f in msg.get("files") or []
+                    if f.get("id") and f.get("user") == user_id
+                ]
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return found
+
+    async def delete_file(self, job: Job, file_id: str) -> None:
+        """Delete a file the bot uploaded (gone already is fine)."""
+        await confirm_lease()
+        try:
+            await self._slack.files_delete(file=file_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("file_not_found", "file_deleted"):
                 raise
 
     async def post_once(self, job: Job, message: SlackMessage, *, resumed: bool) -> None:
