@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.slack.render import ReplyInfo, plan_delivery
+from bot.transcript.model import Transcript
 from tests.asking import share
 from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator
@@ -156,3 +158,76 @@ async def test_a_recording_without_speech_has_no_one_to_rename(
     await wait_for(lambda: notices(slack))
     assert slack.views_opened == []
     assert notices(slack) == ["No one speaks in this recording, so there is no speaker to rename."]
+
+
+def _answer(n: int) -> dict[str, Any]:
+    return {
+        "summary": "A planning call.",
+        "segments": [
+            {
+                "speaker": f"Speaker {i % 2 + 1}",
+                "timestamp": f"00:{i * 11 // n:02d}",
+                "content": f"Line {i:03d}: " + "we keep talking about the plan " * 6,
+                "language": "en",
+                "emotion": "neutral",
+            }
+            for i in range(n)
+        ],
+    }
+
+
+def _parts_named(answer: dict[str, Any], one: str, two: str) -> int:
+    t = Transcript.model_validate(answer)
+    named = t.model_copy(
+        update={
+            "segments": [
+                s.model_copy(update={"speaker": one if s.speaker == "Speaker 1" else two})
+                for s in t.segments
+            ]
+        }
+    )
+    return len(plan_delivery(named, ReplyInfo(file_name="memo.m4a", duration_s=12)).messages)
+
+
+def shrinking_answer() -> dict[str, Any]:
+    """A transcript in three parts that short names fit into two, and long ones into three."""
+    for n in range(40, 400, 2):
+        answer = _answer(n)
+        if (
+            _parts_named(answer, "Speaker 1", "Speaker 2") == 3
+            and _parts_named(answer, "A", "B") == 2
+            and _parts_named(answer, "x" * 80, "y" * 80) == 3
+        ):
+            return answer
+    raise AssertionError("no segment count changes the number of parts")
+
+
+async def test_a_rename_that_changes_the_number_of_parts_deletes_or_posts_them(
+    slack: SlackEmulator, gemini: GeminiEmulator, server: Server, voice_clip: Path
+) -> None:
+    gemini.script(shrinking_answer())
+    _, event = share(slack, voice_clip)
+    thread = event["ts"]
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: len(transcript_parts(slack, thread)) == 3, timeout=30)
+    await settle(server)
+    before = [p["ts"] for p in transcript_parts(slack, thread)]
+
+    view = await _open_modal(slack, server, transcript_parts(slack, thread)[0])
+    await slack.send_view_submission(
+        server.events_url, view["id"], {"name-0": {"name": "A"}, "name-1": {"name": "B"}}
+    )
+    await wait_for(lambda: len(transcript_parts(slack, thread)) == 2, timeout=20)
+    await settle(server)
+    assert [p["ts"] for p in transcript_parts(slack, thread)] == before[:2]
+    assert [d["ts"] for d in slack.deletes] == [before[2]]  # the surplus part is gone
+
+    view = await _open_modal(slack, server, transcript_parts(slack, thread)[0])
+    await slack.send_view_submission(
+        server.events_url, view["id"], {"name-0": {"name": "x" * 80}, "name-1": {"name": "y" * 80}}
+    )
+    await wait_for(lambda: len(transcript_parts(slack, thread)) == 3, timeout=20)
+    await settle(server)
+    after = transcript_parts(slack, thread)
+    assert [p["ts"] for p in after[:2]] == before[:2] and after[2]["ts"] not in before
+    assert all("*" + "x" * 80 + "* `" in shown(p) for p in after)
