@@ -43,6 +43,9 @@ from handlers import register_handlers
 
 logger = logging.getLogger(__name__)
 
+#: Embedded mode: channel settings change only in the serving process (which updates its
+#: copy at once); this bound only covers someone editing the database by hand.
+EMBEDDED_SETTINGS_TTL_S = 10.0
 #: Slack Web API calls give up after this long (the SDK default is 30 s).
 SLACK_TIMEOUT_S = 30
 #: Downloads of large recordings may take minutes; only a stalled read is an error.
@@ -135,6 +138,7 @@ class Runtime:
             config=IntakeConfig(
                 auto_transcribe=settings.scribe_auto_transcribe,
                 answer_other_bots=settings.scribe_answer_other_bots,
+                settings_ttl_s=0.0 if settings.redis_url else EMBEDDED_SETTINGS_TTL_S,
             ),
             permissions=permissions,
         )

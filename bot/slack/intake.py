@@ -9,6 +9,7 @@ that the bot can read a channel) runs later, in a `locate` job (`bot.jobs.locate
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +19,11 @@ from bot.slack.commands import MAX_TERM_CHARS, MAX_VOCABULARY_TERMS, Command
 from bot.slack.files import is_file_stub, media_files
 from bot.slack.permissions import ADMINS, PermissionCheckFailed, Permissions
 from bot.slack.text import escape_mrkdwn
-from bot.store.base import Store
+from bot.store.base import ChannelSettings, Store
 
 logger = logging.getLogger(__name__)
+
+_SETTINGS_CACHE_SIZE = 10_000
 
 #: Message subtypes that are someone saying something; everything else (edits, deletions,
 #: joins, topic changes, …) is not a share and is ignored.
@@ -31,6 +34,9 @@ _SPOKEN_SUBTYPES = frozenset({None, "", "file_share", "thread_broadcast", "bot_m
 class IntakeConfig:
     auto_transcribe: bool = True
     answer_other_bots: bool = False
+    #: How long channel settings are used from memory: 0 (Redis mode: another instance
+    #: may change them); in embedded mode settings change only in the serving process.
+    settings_ttl_s: float = 0.0
 
 
 class Intake:
@@ -46,14 +52,32 @@ class Intake:
         self.store = store
         self.config = config
         self.permissions = permissions
+        self._settings: dict[str, tuple[ChannelSettings, float]] = {}
 
     async def auto_enabled(self, channel_id: str, channel_type: str | None = None) -> bool:
         if channel_type == "im":
             return True  # a clip sent to the bot directly is a request
-        settings = await self.store.get_channel_settings(channel_id)
+        settings = await self._channel_settings(channel_id)
         if settings.auto_transcribe is None:
             return self.config.auto_transcribe
         return settings.auto_transcribe
+
+    async def _channel_settings(self, channel_id: str) -> ChannelSettings:
+        """The channel's settings, from memory when read in the last SETTINGS_TTL_S.
+
+        Every shared file needs them before its ack; a SQLite read there waits behind the
+        journal's writes (bench/steady.py). Kept only where this process is the only one
+        that changes them (embedded mode: `settings_ttl_s`); changes here apply at once.
+        """
+        now = time.monotonic()
+        hit = self._settings.get(channel_id)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        settings = await self.store.get_channel_settings(channel_id)
+        if len(self._settings) >= _SETTINGS_CACHE_SIZE:
+            self._settings.clear()  # a crude bound: reading them again is cheap
+        self._settings[channel_id] = (settings, now + self.config.settings_ttl_s)
+        return settings
 
     def ignored(self, event: dict[str, Any], bot_user_id: str | None = None) -> bool:
         """Edits, deletions and other non-messages; the bot itself; other bots unless allowed."""
@@ -241,9 +265,10 @@ class Intake:
                 + await self.describe_channel(channel_id)
             )
         field = {"auto": "auto_transcribe", "language": "language", "translate": "translate_to"}
-        await self.store.update_channel_settings(
+        saved = await self.store.update_channel_settings(
             channel_id, **{field[command.action]: command.value}
         )
+        self._settings[channel_id] = (saved, time.monotonic() + self.config.settings_ttl_s)
         return "Saved. " + await self.describe_channel(channel_id)
 
     async def vocabulary(self, channel_id: str, command: Command) -> str:

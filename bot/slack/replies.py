@@ -78,7 +78,9 @@ class Replies:
                     block_id = str(block.get("block_id") or "")
                     if block_id.startswith(marker):
                         found.markers[block_id] = str(msg.get("ts") or "")
-                for file in msg.get("files") or []:
+                # Files an app posted (ours are): a person's upload of the same title is
+                # neither ours to skip posting for nor ours to delete.
+                for file in msg.get("files") or [] if msg.get("bot_id") else []:
                     found.file_titles.add(str(file.get("title")))
                     found.file_ids[str(file.get("title"))] = str(file.get("id") or "")
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
