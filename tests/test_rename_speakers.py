@@ -18,6 +18,7 @@ from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.test_pipeline_truth import three_part_answer
+from tests.test_speakers_people import answer
 from tests.test_transcript_controls import (
     ACK_LIMIT_S,
     notices,
@@ -231,3 +232,29 @@ async def test_a_rename_that_changes_the_number_of_parts_deletes_or_posts_them(
     after = transcript_parts(slack, thread)
     assert [p["ts"] for p in after[:2]] == before[:2] and after[2]["ts"] not in before
     assert all("*" + "x" * 80 + "* `" in shown(p) for p in after)
+
+
+async def test_a_name_the_transcription_gave_is_what_the_modal_shows_and_a_rename_keeps(
+    slack: SlackEmulator, gemini: GeminiEmulator, server: Server, voice_clip: Path
+) -> None:
+    """A lone speaker is shown as the person who shared the clip (`alice`): the modal
+    offers that name, and renaming nothing else does not turn it back into "Speaker 1"."""
+    gemini.script(answer("Speaker 1", "Speaker 1"))
+    _, event = share(slack, voice_clip)
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: transcript_parts(slack, event["ts"]), timeout=30)
+    await settle(server)
+    first = transcript_parts(slack, event["ts"])[0]
+    assert "alice" in shown(first)
+    view = await _open_modal(slack, server, first)
+    names = [
+        b["element"].get("initial_value")
+        for b in view["blocks"]
+        if b["type"] == "input" and b["element"]["type"] == "plain_text_input"
+    ]
+    assert names == ["alice"]
+    sent = await slack.send_view_submission(server.events_url, view["id"], {})
+    assert sent.status == 200
+    await settle(server)
+    first = transcript_parts(slack, event["ts"])[0]
+    assert "alice" in shown(first) and "Speaker 1" not in shown(first)

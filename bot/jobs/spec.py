@@ -53,7 +53,9 @@ class Job(BaseModel):
     #: Transcribe again (other options were asked for): the new transcript replaces the
     #: messages of the one already in the thread, in place.
     replace_reply: bool = False
-    #: export: the format (txt, srt, vtt, json, md); translate: the language code.
+    #: export: the format (txt, srt, vtt, json, md); translate: the language code; delete:
+    #: why it may go without asking Slack ("source": its source was deleted, "listed_admin":
+    #: the clicker is in SCRIBE_ADMINS), else "" (the job checks the clicker's role).
     option: str = ""
     #: rename: speaker label → the name people gave it.
     names: dict[str, str] = Field(default_factory=dict)

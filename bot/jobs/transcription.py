@@ -26,6 +26,7 @@ from bot.jobs.context import gather_context
 from bot.jobs.services import JobServices
 from bot.jobs.spec import Job
 from bot.jobs.status import JobStatus, progress_text
+from bot.jobs.thread_reply import reply_record
 from bot.media import pool as media_pool
 from bot.slack.errors import user_message
 from bot.slack.files import download_slack_file, hidden_file_error, is_media_file, too_large
@@ -80,6 +81,7 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int, status:
         transcript, duration_s, chunks = await _fresh_transcript(s, file, name, options, status)
         await s.store.cache_transcript(cache_key, transcript.model_dump_json(), duration_s)
     uploader = await s.replies.display_name(str(file.get("user") or job.user_id))
+    stored = transcript
     transcript = apply_speaker_names(
         transcript, uploader_name=uploader, people=room.people if room else ()
     )
@@ -102,7 +104,11 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int, status:
         await s.store.record_reply(job.id, first_ts)
     # Only a whole transcript links the thread: questions and "already transcribed"
     # answers must never point at a reply that is not all there.
-    await s.store.link_thread(job.channel_id, job.thread_ts, job.file_id, cache_key, job.id)
+    # With how it was rendered and the names it gave: a rename renders it again the same.
+    reply = reply_record(stored, transcript, info)
+    await s.store.link_thread(
+        job.channel_id, job.thread_ts, job.file_id, cache_key, job.id, reply=reply
+    )
     await status.remove()
     await s.replies.react(job, remove=WORKING, add=DONE)
 
