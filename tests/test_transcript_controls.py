@@ -287,6 +287,8 @@ async def test_a_translation_that_failed_runs_again_from_its_retry_button(
         m for m in slack.bot_replies(CHANNEL, thread) if m["text"].startswith(":warning:")
     ]
     assert not translations(slack, thread, "French")
+    # The recording's own message keeps its check mark: the transcript is fine.
+    assert slack.reactions.get((CHANNEL, thread)) == {"white_check_mark"}
 
     gemini.fail_always(None)
     await use(slack, server, warning, "job_retry")

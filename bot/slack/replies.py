@@ -290,7 +290,10 @@ class Replies:
                 except (LookupError, SlackApiError):
                     # No status message, or it was deleted meanwhile: a reply of its own.
                     await self.post(job, warning, marker)
-            await self.react(job, remove=WORKING, add=FAILED)
+            if job.kind in ("transcribe", "answer", "locate"):
+                # A button's job failing (an export, a translation) says nothing about
+                # the recording: its message keeps its reactions.
+                await self.react(job, remove=WORKING, add=FAILED)
         except Exception:
             logger.exception("could not report the failure of job %s", job.id)
 
