@@ -16,7 +16,8 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs.services import JobServices
-from bot.jobs.spec import Job
+from bot.jobs.spec import Job, transcribe_job_id
+from bot.slack.files import media_files
 from bot.slack.permissions import ADMINS, is_workspace_admin
 from bot.slack.replies import DONE
 from bot.store.base import ThreadTranscript
@@ -34,13 +35,20 @@ ALREADY_GONE = "This transcript is already deleted."
 async def delete_transcript(services: JobServices, job: Job) -> None:
     """Delete the thread's transcript, if the job may; tell the person who clicked."""
     record = await services.store.thread_transcript(job.channel_id, job.thread_ts)
-    own = await services.replies.own_replies(job)
+    recordings = await _recordings(services, job)
     clicked = job.option != BY_SOURCE
+    if not clicked and set(recordings) - {job.file_id}:
+        # Other recordings in the thread keep their transcripts: only this one's go.
+        await _delete_one(services, job, record)
+        return
+    own = await services.replies.own_replies(job)
     if clicked:
         if record is None and not own.messages:
             await services.replies.tell_requester(job, ALREADY_GONE)
             return
-        sharers = await _sharers(services, record)
+        # Whoever shared every recording here, or an admin: a voice note in someone
+        # else's thread is no right to delete their transcript.
+        sharers = set(recordings.values()) or await _sharers(services, record)
         if not await _may_delete(services, job, sharers):
             logger.info("delete refused: not the sharer nor an admin")
             await services.replies.tell_requester(job, refusal(sharers))
@@ -66,6 +74,12 @@ async def delete_transcript(services: JobServices, job: Job) -> None:
 def refusal(sharers: set[str]) -> str:
     """Why not, and who may: said only to the person who clicked."""
     who = ", ".join(f"<@{u}>" for u in sorted(sharers))
+    if len(sharers) > 1:
+        return (
+            f"You can't delete this transcript: this thread holds recordings shared by {who}, "
+            f"so only {ADMINS} can delete its transcripts. Or delete the message with your "
+            "recording: its transcript goes with it."
+        )
     first = f"the person who shared the recording ({who}), " if who else ""
     return (
         "You can't delete this transcript. It can be deleted by "
@@ -75,9 +89,47 @@ def refusal(sharers: set[str]) -> str:
 
 
 async def _may_delete(services: JobServices, job: Job, sharers: set[str]) -> bool:
-    if job.option == BY_LISTED_ADMIN or job.user_id in sharers:
+    if job.option == BY_LISTED_ADMIN or sharers == {job.user_id}:
         return True
     return await is_workspace_admin(services.slack, job.user_id)
+
+
+async def _recordings(services: JobServices, job: Job) -> dict[str, str]:
+    """The recordings people shared in the thread that were transcribed here: file id →
+    who shared it. A thread that is gone has none."""
+    found: dict[str, str] = {}
+    cursor: str | None = None
+    while True:
+        try:
+            resp = await services.slack.conversations_replies(
+                channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") == "thread_not_found":
+                return found
+            raise
+        for msg in resp.get("messages") or []:
+            if msg.get("bot_id"):
+                continue  # the bot's (and other apps') uploads are no recordings
+            for file in media_files(msg.get("files")):
+                file_id = str(file["id"])
+                if await services.store.get_job(transcribe_job_id(job.channel_id, file_id)):
+                    found[file_id] = str(file.get("user") or msg.get("user") or "")
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return found
+
+
+async def _delete_one(services: JobServices, job: Job, record: ThreadTranscript | None) -> None:
+    """The source of one of several transcripts in a thread was deleted: its messages go
+    (found by its job's marker); exports and translations cannot be told apart and stay."""
+    transcription = job.model_copy(update={"id": transcribe_job_id(job.channel_id, job.file_id)})
+    posted = await services.replies.posted(transcription)
+    for ts in sorted(set(posted.markers.values())):
+        await services.replies.delete(job, ts)
+    if record is not None and record.file_id == job.file_id:
+        await services.store.forget_thread(job.channel_id, job.thread_ts)
+    logger.info("one transcript of several deleted: %d messages", len(set(posted.markers.values())))
 
 
 async def _sharers(services: JobServices, record: ThreadTranscript | None) -> set[str]:

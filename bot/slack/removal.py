@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from bot.jobs.removal import BY_LISTED_ADMIN, BY_SOURCE
-from bot.jobs.spec import Job, thread_action_id
+from bot.jobs.spec import Job, thread_action_id, transcribe_job_id
 from bot.queue.base import JobQueue
 from bot.slack.permissions import Permissions
 from bot.store.base import Store, ThreadTranscript
@@ -98,6 +98,19 @@ class Removal:
         ts, previous = gone
         channel = str(event.get("channel") or "")
         thread_ts = str(previous.get("thread_ts") or ts)
+        # The files it carried that were transcribed here, whichever transcript the thread
+        # links now (a thread may hold several recordings: only theirs go).
+        transcribed = [
+            str(f["id"])
+            for f in previous.get("files") or []
+            if isinstance(f, dict)
+            and f.get("id")
+            and await self.store.get_job(transcribe_job_id(channel, str(f["id"]))) is not None
+        ]
+        if transcribed:
+            for file_id in transcribed:
+                await self._clean_up_file(channel, thread_ts, file_id, team_id)
+            return True
         record = await self.store.thread_transcript(channel, thread_ts)
         if record is None or not await self._is_source(record, ts, previous):
             return False
@@ -128,18 +141,23 @@ class Removal:
         return ts == record.thread_ts and not files
 
     async def _clean_up(self, record: ThreadTranscript, team_id: str) -> bool:
-        logger.info("source of the transcript in %s deleted", record.thread_ts)
+        return await self._clean_up_file(
+            record.channel_id, record.thread_ts, record.file_id, team_id
+        )
+
+    async def _clean_up_file(
+        self, channel_id: str, thread_ts: str, file_id: str, team_id: str
+    ) -> bool:
+        logger.info("source of the transcript in %s deleted", thread_ts)
         return await self.queue.submit(
             Job(
                 # Once per thread and file, however many of its deletion events arrive.
-                id=thread_action_id(
-                    "delete", record.channel_id, record.thread_ts, f"source:{record.file_id}"
-                ),
+                id=thread_action_id("delete", channel_id, thread_ts, f"source:{file_id}"),
                 kind="delete",
                 team_id=team_id,
-                channel_id=record.channel_id,
-                thread_ts=record.thread_ts,
-                file_id=record.file_id,
+                channel_id=channel_id,
+                thread_ts=thread_ts,
+                file_id=file_id,
                 option=BY_SOURCE,
             )
         )

@@ -1,0 +1,61 @@
+"""A thread with two recordings shared by two people: deleting stays with what is whose.
+
+Bob's voice note in Alice's thread must not make him the sharer of Alice's recording, and
+deleting Bob's message must not take Alice's transcript with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.asking import CHANNEL, notices, share, transcripts
+from tests.conftest import Server, settle, wait_for
+from tests.emulators.slack import SlackEmulator
+from tests.test_delete_transcript import BOB, click_delete, people
+
+__all__ = ["people"]  # a fixture, used by name
+
+
+def transcript_headers(slack: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in transcripts(slack, CHANNEL, thread_ts)
+        if m["blocks"][0]["type"] == "header" and m["blocks"][0]["block_id"].endswith("-0")
+    ]
+
+
+async def two_recordings(slack: SlackEmulator, server: Server, clip: Path) -> tuple[dict, dict]:
+    """Alice shares a recording; Bob answers in its thread with a voice note of his own."""
+    _, alice = share(slack, clip)
+    await slack.send_event(server.events_url, alice)
+    await wait_for(lambda: transcript_headers(slack, alice["ts"]))
+    await settle(server)
+    _, bob = share(slack, clip, thread_ts=alice["ts"], user=BOB, name="bob.m4a")
+    await slack.send_event(server.events_url, bob)
+    await wait_for(lambda: len(transcript_headers(slack, alice["ts"])) == 2, timeout=30)
+    await settle(server)
+    return alice, bob
+
+
+async def test_a_voice_note_in_someone_elses_thread_gives_no_right_to_delete_their_transcript(
+    slack: SlackEmulator, server: Server, voice_clip: Path
+) -> None:
+    alice, _bob = await two_recordings(slack, server, voice_clip)
+    await click_delete(slack, server, alice["ts"], BOB)
+    await wait_for(lambda: notices(slack))
+    await settle(server)
+    assert "can't delete" in notices(slack)[-1]
+    assert len(transcript_headers(slack, alice["ts"])) == 2  # nothing went
+
+
+async def test_deleting_one_recording_takes_only_its_transcript(
+    slack: SlackEmulator, server: Server, voice_clip: Path
+) -> None:
+    alice, bob = await two_recordings(slack, server, voice_clip)
+    alice_transcript = transcript_headers(slack, alice["ts"])[0]["ts"]
+    for event in slack.delete_user_message(CHANNEL, bob["ts"], by=BOB):
+        assert (await slack.send_event(server.events_url, event)).status == 200
+    await wait_for(lambda: len(transcript_headers(slack, alice["ts"])) == 1, timeout=20)
+    await settle(server)
+    assert [m["ts"] for m in transcript_headers(slack, alice["ts"])] == [alice_transcript]
