@@ -59,3 +59,21 @@ async def test_deleting_one_recording_takes_only_its_transcript(
     await wait_for(lambda: len(transcript_headers(slack, alice["ts"])) == 1, timeout=20)
     await settle(server)
     assert [m["ts"] for m in transcript_headers(slack, alice["ts"])] == [alice_transcript]
+
+
+async def test_an_admin_of_another_organisation_is_no_admin_here(
+    slack: SlackEmulator, server: Server, voice_clip: Path
+) -> None:
+    """Slack Connect: users.info shows a partner's user with their own organisation's role."""
+    slack.add_user("U0EXT", name="ext", real_name="Partner Admin", is_admin=True)
+    slack.users["U0EXT"]["team_id"] = "T0PARTNER"
+    slack.users["U0EXT"]["profile"]["team"] = "T0PARTNER"
+    _, event = share(slack, voice_clip)
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: transcript_headers(slack, event["ts"]))
+    await settle(server)
+    await click_delete(slack, server, event["ts"], "U0EXT")
+    await wait_for(lambda: notices(slack))
+    await settle(server)
+    assert "can't delete" in notices(slack)[-1]
+    assert transcript_headers(slack, event["ts"])

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.jobs.services import JobServices
 from bot.jobs.spec import Job, transcribe_job_id
 from bot.slack.files import media_files
-from bot.slack.permissions import ADMINS, is_workspace_admin
+from bot.slack.permissions import ADMINS, home_team, is_workspace_admin
 from bot.slack.replies import DONE
 from bot.store.base import ThreadTranscript
 
@@ -91,7 +91,8 @@ def refusal(sharers: set[str]) -> str:
 async def _may_delete(services: JobServices, job: Job, sharers: set[str]) -> bool:
     if job.option == BY_LISTED_ADMIN or sharers == {job.user_id}:
         return True
-    return await is_workspace_admin(services.slack, job.user_id)
+    team = await home_team(services.slack)
+    return await is_workspace_admin(services.slack, job.user_id, team)
 
 
 async def _recordings(services: JobServices, job: Job) -> dict[str, str]:

@@ -30,8 +30,23 @@ class PermissionCheckFailed(Exception):
     """Slack did not say in time whether the person is an admin: nothing is changed."""
 
 
-async def is_workspace_admin(slack: AsyncWebClient, user_id: str) -> bool:
-    """Is `user_id` an admin or owner of the workspace? Someone Slack does not show: no.
+#: The workspace each token belongs to (auth.test), asked once per process.
+_HOME_TEAMS: dict[str, str] = {}
+
+
+async def home_team(slack: AsyncWebClient) -> str:
+    """The workspace the app is installed in: whose admins count (not a click's `team`,
+    which in a Slack Connect channel may be the clicker's own organisation)."""
+    key = slack.token or ""
+    if key not in _HOME_TEAMS:
+        _HOME_TEAMS[key] = str((await slack.auth_test()).get("team_id") or "")
+    return _HOME_TEAMS[key]
+
+
+async def is_workspace_admin(slack: AsyncWebClient, user_id: str, team_id: str = "") -> bool:
+    """Is `user_id` an admin or owner of the workspace `team_id`? Someone Slack does not
+    show: no. A Slack Connect partner's user: no, whatever their role at home (users.info
+    gives their own organisation's `team_id` and role).
 
     Other Slack errors are raised (a job retries them; a listener refuses to guess).
     """
@@ -44,6 +59,8 @@ async def is_workspace_admin(slack: AsyncWebClient, user_id: str) -> bool:
             return False
         raise
     user = resp.get("user") or {}
+    if user.get("is_stranger") or (team_id and user.get("team_id") not in (None, team_id)):
+        return False
     return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
 
 
@@ -89,7 +106,8 @@ class Permissions:
             return cached[0]
         try:
             async with asyncio.timeout(self._timeout_s):
-                admin = await is_workspace_admin(self._slack, user_id)
+                team = await home_team(self._slack)
+                admin = await is_workspace_admin(self._slack, user_id, team)
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             raise PermissionCheckFailed(user_id) from exc
         if len(self._roles) >= _CACHE_SIZE:
