@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.asking import CHANNEL, notices, share, transcripts
 from tests.conftest import Server, settle, wait_for
+from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.test_delete_transcript import BOB, click_delete, people
 
@@ -77,3 +78,17 @@ async def test_an_admin_of_another_organisation_is_no_admin_here(
     await settle(server)
     assert "can't delete" in notices(slack)[-1]
     assert transcript_headers(slack, event["ts"])
+
+
+async def test_a_recording_deleted_while_it_is_transcribed_gets_no_transcript(
+    slack: SlackEmulator, gemini: GeminiEmulator, server: Server, voice_clip: Path
+) -> None:
+    """Someone shares the wrong recording and deletes it at once."""
+    gemini.latency_s = 1.0
+    _, event = share(slack, voice_clip)
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: gemini.in_flight_interactions >= 1, timeout=20)
+    for deletion in slack.delete_user_message(CHANNEL, event["ts"]):
+        assert (await slack.send_event(server.events_url, deletion)).status == 200
+    await settle(server, timeout=20)
+    assert slack.bot_replies(CHANNEL, event["ts"]) == []

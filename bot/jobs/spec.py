@@ -95,6 +95,13 @@ def thread_action_id(kind: JobKind, channel_id: str, thread_ts: str, key: str) -
     return f"{kind}:{channel_id}:{thread_ts}:{key}"
 
 
+def source_deleted_job_id(channel_id: str, thread_ts: str, file_id: str) -> str:
+    """The cleanup after the message or file a transcript came from was deleted: once per
+    thread and file, however many deletion events arrive. Its existence also tells a
+    transcription still running that its recording is gone."""
+    return thread_action_id("delete", channel_id, thread_ts, f"source:{file_id}")
+
+
 def reply_marker(job_id: str) -> str:
     """A block_id that marks the bot's reply for a job, so a resumed job can find it in the thread."""
     return "scribe-" + hashlib.sha256(job_id.encode()).hexdigest()[:24]

@@ -24,7 +24,7 @@ from bot.gemini.progress import Progress
 from bot.gemini.prompts import TranscribeOptions
 from bot.jobs.context import gather_context
 from bot.jobs.services import JobServices
-from bot.jobs.spec import Job
+from bot.jobs.spec import Job, source_deleted_job_id
 from bot.jobs.status import JobStatus, progress_text
 from bot.jobs.thread_reply import reply_record
 from bot.media import pool as media_pool
@@ -94,6 +94,11 @@ async def transcribe_file(services: JobServices, job: Job, attempt: int, status:
         # Whoever asked for someone else's recording is named on the reply.
         requested_by=job.user_id if job.requested and job.user_id != sharer else None,
     )
+    if await s.store.get_job(source_deleted_job_id(job.channel_id, job.thread_ts, job.file_id)):
+        # Deleted while it was transcribed (the wrong file, shared by mistake): say nothing.
+        logger.info("the recording was deleted meanwhile; nothing posted")
+        await status.remove()
+        return
     with s.metrics.stage("post"):
         delivery = plan_delivery(transcript, info)
         if job.replace_reply:  # asked again with other options: the old transcript goes

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from bot.jobs.removal import BY_LISTED_ADMIN, BY_SOURCE
-from bot.jobs.spec import Job, thread_action_id, transcribe_job_id
+from bot.jobs.spec import Job, source_deleted_job_id, thread_action_id, transcribe_job_id
 from bot.queue.base import JobQueue
 from bot.slack.permissions import Permissions
 from bot.store.base import Store, ThreadTranscript
@@ -152,7 +152,7 @@ class Removal:
         return await self.queue.submit(
             Job(
                 # Once per thread and file, however many of its deletion events arrive.
-                id=thread_action_id("delete", channel_id, thread_ts, f"source:{file_id}"),
+                id=source_deleted_job_id(channel_id, thread_ts, file_id),
                 kind="delete",
                 team_id=team_id,
                 channel_id=channel_id,
