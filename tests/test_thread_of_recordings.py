@@ -13,7 +13,8 @@ from tests.asking import CHANNEL, notices, share, transcripts
 from tests.conftest import Server, settle, wait_for
 from tests.emulators.gemini import GeminiEmulator
 from tests.emulators.slack import SlackEmulator
-from tests.test_delete_transcript import BOB, click_delete, people
+from tests.test_delete_transcript import BOB, click_delete, mention, people
+from tests.test_transcript_controls import translations, use
 
 __all__ = ["people"]  # a fixture, used by name
 
@@ -92,3 +93,30 @@ async def test_a_recording_deleted_while_it_is_transcribed_gets_no_transcript(
         assert (await slack.send_event(server.events_url, deletion)).status == 200
     await settle(server, timeout=20)
     assert slack.bot_replies(CHANNEL, event["ts"]) == []
+
+
+async def test_a_transcript_deleted_and_made_again_can_be_translated_again(
+    slack: SlackEmulator, server: Server, voice_clip: Path
+) -> None:
+    _, event = share(slack, voice_clip)
+    await slack.send_event(server.events_url, event)
+    await wait_for(lambda: transcript_headers(slack, event["ts"]))
+    await settle(server)
+    await use(
+        slack, server, transcript_headers(slack, event["ts"])[0], "transcript_translate", "de"
+    )
+    await wait_for(lambda: translations(slack, event["ts"], "German"), timeout=20)
+    await settle(server)
+    await click_delete(slack, server, event["ts"], "U0ALICE")
+    await wait_for(lambda: not slack.bot_replies(CHANNEL, event["ts"]), timeout=20)
+    await settle(server)
+
+    await slack.send_event(server.events_url, mention(slack, "", event["ts"]))
+    await wait_for(lambda: transcript_headers(slack, event["ts"]), timeout=20)
+    await settle(server)
+    await use(
+        slack, server, transcript_headers(slack, event["ts"])[0], "transcript_translate", "de"
+    )
+    await wait_for(lambda: translations(slack, event["ts"], "German"), timeout=20)
+    await settle(server)
+    assert len(translations(slack, event["ts"], "German")) == 1

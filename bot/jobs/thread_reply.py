@@ -92,7 +92,8 @@ def transcript_version(thread: ThreadTranscript) -> str:
     """Changes when the thread's transcript or its names do: an export is made once per
     format and version."""
     names = json.dumps(thread.speaker_names, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(f"{thread.cache_key}\n{names}".encode()).hexdigest()[:12]
+    version = f"{thread.cache_key}\n{names}\n{thread.linked_at!r}"
+    return hashlib.sha256(version.encode()).hexdigest()[:12]
 
 
 def export_key(fmt: str, thread: ThreadTranscript) -> str:
@@ -106,7 +107,9 @@ def export_job_id(thread: ThreadTranscript, fmt: str) -> str:
 
 def translate_job_id(thread: ThreadTranscript, target: str) -> str:
     """Once per language and transcript in a thread (renames edit it in place)."""
-    key = f"{target}:{thread.cache_key}"
+    # The link's time: after a deletion the same recording transcribed again is translated
+    # again (the earlier translation's job is done, and its messages gone).
+    key = f"{target}:{thread.cache_key}:{thread.linked_at!r}"
     return thread_action_id("translate", thread.channel_id, thread.thread_ts, key)
 
 

@@ -53,6 +53,9 @@ class ThreadTranscript:
     reply: str = ""
     #: Files the Download menu put in the thread: export key → the file's permalink.
     exports: dict[str, str] = field(default_factory=dict)
+    #: When this transcript was linked to the thread (epoch seconds): a transcript deleted
+    #: and made again is another one, whose buttons start afresh (`bot.jobs.thread_reply`).
+    linked_at: float = 0.0
 
 
 class Store(Protocol):

@@ -203,6 +203,7 @@ class RedisStore:
             speaker_names=_names(link.get("speaker_names")),
             reply=link.get("reply", ""),
             exports=_names(link.get("exports")),
+            linked_at=float(link.get("created_at") or 0),
         )
 
     async def rename_speakers(

@@ -11,7 +11,8 @@ from bot.store.sqlite_db import Row, SqliteDatabase
 
 _THREAD_SELECT = (
     "SELECT t.file_id, COALESCE(c.transcript, ''), COALESCE(c.duration_s, 0), t.channel_id, "
-    "t.thread_ts, t.cache_key, t.job_id, t.speaker_names, t.reply, t.exports FROM threads t "
+    "t.thread_ts, t.cache_key, t.job_id, t.speaker_names, t.reply, t.exports, t.created_at "
+    "FROM threads t "
     "LEFT JOIN transcripts c ON c.cache_key = t.cache_key"
 )
 
@@ -216,7 +217,7 @@ class SqliteStore:
 
 def _thread_from_row(row: Row) -> ThreadTranscript:
     file_id, transcript, duration_s, channel_id, thread_ts, cache_key, job_id, names = row[:8]
-    reply, exports = row[8:10]
+    reply, exports, linked_at = row[8:11]
     return ThreadTranscript(
         file_id=str(file_id),
         transcript_json=str(transcript),
@@ -228,6 +229,7 @@ def _thread_from_row(row: Row) -> ThreadTranscript:
         speaker_names=_names(names),
         reply=str(reply or ""),
         exports=_names(exports),
+        linked_at=float(linked_at or 0),
     )
 
 
