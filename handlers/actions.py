@@ -6,6 +6,8 @@ it answers goes only to the person who clicked (ephemeral, through the response_
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,6 +20,8 @@ from bot.slack.controls_render import (
     TRANSLATE_ACTION,
 )
 from bot.slack.rename_modal import RENAME_CALLBACK
+
+logger = logging.getLogger(__name__)
 
 
 def _click(body: dict[str, Any]) -> Click:
@@ -39,9 +43,24 @@ def _chosen(action: dict[str, Any]) -> str:
     return str((action.get("selected_option") or {}).get("value") or "")
 
 
-async def _tell(respond: AsyncRespond, notice: str | None) -> None:
+#: Notices on their way: Slack gets its answer first (process_before_response=True makes
+#: it wait for the listener), and a slow or failing response_url must not turn a click
+#: whose job is already journaled into an error in the person's Slack.
+_notices: set[asyncio.Task[None]] = set()
+
+
+def _tell(respond: AsyncRespond, notice: str | None) -> None:
     if notice:
+        task = asyncio.create_task(_send(respond, notice))
+        _notices.add(task)
+        task.add_done_callback(_notices.discard)
+
+
+async def _send(respond: AsyncRespond, notice: str) -> None:
+    try:
         await respond(text=notice, response_type="ephemeral", replace_original=False)
+    except Exception:
+        logger.warning("could not send a notice through the response_url", exc_info=True)
 
 
 def register(app: AsyncApp, controls: TranscriptControls) -> None:
@@ -52,20 +71,20 @@ def register(app: AsyncApp, controls: TranscriptControls) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        await _tell(respond, await controls.download(_click(body), _chosen(action)))
+        _tell(respond, await controls.download(_click(body), _chosen(action)))
 
     @app.action(TRANSLATE_ACTION)
     async def translate(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        await _tell(respond, await controls.translate(_click(body), _chosen(action)))
+        _tell(respond, await controls.translate(_click(body), _chosen(action)))
 
     @app.action(RENAME_ACTION)
     async def rename_speakers(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         # views.open right away: the trigger expires 3 s after the click.
-        await _tell(respond, await controls.open_rename(_click(body)))
+        _tell(respond, await controls.open_rename(_click(body)))
 
     @app.view(RENAME_CALLBACK)
     async def rename_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -81,4 +100,4 @@ def register(app: AsyncApp, controls: TranscriptControls) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         await ack()
-        await _tell(respond, await controls.retry(_click(body), str(action.get("value") or "")))
+        _tell(respond, await controls.retry(_click(body), str(action.get("value") or "")))

@@ -296,3 +296,18 @@ async def test_a_translation_that_failed_runs_again_from_its_retry_button(
     await settle(server)
     assert len(translations(slack, thread, "French")) == 1
     assert notices(slack)[-1] == "Trying again…"
+
+
+async def test_a_slow_response_url_does_not_delay_the_answer_to_the_click(
+    slack: SlackEmulator, server: Server, voice_clip: Path
+) -> None:
+    thread = await transcribed(slack, server, voice_clip)
+    (first,) = transcript_parts(slack, thread)
+    slack.response_url_delay_s = 4.0  # longer than Slack waits for the click's answer
+    sent = await slack.send_block_action_from_message(
+        server.events_url, first, "transcript_translate", selected_value="de", channel=CHANNEL
+    )
+    assert sent.status == 200 and sent.elapsed_s < ACK_LIMIT_S
+    await wait_for(lambda: notices(slack), timeout=10)  # the notice still arrives
+    await wait_for(lambda: translations(slack, thread, "German"), timeout=20)
+    await settle(server)

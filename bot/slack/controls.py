@@ -8,6 +8,7 @@ the person who clicked should read (None: nothing to say; the thread will show i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,9 @@ from bot.transcript.model import Transcript
 from bot.transcript.speakers import normalise_label, unique
 
 logger = logging.getLogger(__name__)
+
+#: The most a click's answer waits for a permalink to point at (Slack allows 3 s in all).
+PERMALINK_TIMEOUT_S = 1.0
 
 #: views.open's answers to a trigger that cannot open a modal any more.
 _STALE_TRIGGER = frozenset({"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"})
@@ -111,11 +115,13 @@ class TranscriptControls:
         if record is None or not record.reply_ts:
             return words
         try:
-            resp = await self.slack.chat_getPermalink(
-                channel=job.channel_id, message_ts=record.reply_ts
-            )
-        except SlackApiError as exc:
-            logger.info("no permalink for a reply: %s", exc.response.get("error"))
+            # Before Slack's answer to the click: a link is not worth a late answer.
+            async with asyncio.timeout(PERMALINK_TIMEOUT_S):
+                resp = await self.slack.chat_getPermalink(
+                    channel=job.channel_id, message_ts=record.reply_ts
+                )
+        except (SlackApiError, TimeoutError) as exc:
+            logger.info("no permalink for a reply: %r", exc)
             return words
         return f"<{resp.get('permalink')}|{words}>"
 

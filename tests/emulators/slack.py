@@ -110,6 +110,8 @@ class SlackEmulator(
         self.file_deletes: list[dict[str, Any]] = []  # files.delete: file, event
         self.ephemerals: list[dict[str, Any]] = []
         self.response_url_posts: list[dict[str, Any]] = []
+        #: Seconds the response_url endpoint waits before it answers (0: at once).
+        self.response_url_delay_s = 0.0
         self.home_views: dict[str, dict[str, Any]] = {}
         # Modals: views.open answers, in order; by id the view now, its user, whether open.
         self.views_opened: list[dict[str, Any]] = []

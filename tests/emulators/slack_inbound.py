@@ -350,6 +350,8 @@ class InboundMixin:
         record = self.response_urls.get(request.match_info["key"])
         if record is None:
             return web.Response(status=404, text="invalid_token", content_type="text/plain")
+        if self.response_url_delay_s:  # hooks.slack.com having a slow moment
+            await asyncio.sleep(self.response_url_delay_s)
         record["uses"] += 1
         # Documented: usable up to 5 times within 30 minutes; the error text here is a guess.
         if record["uses"] > 5:
