@@ -99,26 +99,14 @@ async def _recordings(services: JobServices, job: Job) -> dict[str, str]:
     """The recordings people shared in the thread that were transcribed here: file id →
     who shared it. A thread that is gone has none."""
     found: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        try:
-            resp = await services.slack.conversations_replies(
-                channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
-            )
-        except SlackApiError as exc:
-            if exc.response.get("error") == "thread_not_found":
-                return found
-            raise
-        for msg in resp.get("messages") or []:
-            if msg.get("bot_id"):
-                continue  # the bot's (and other apps') uploads are no recordings
-            for file in media_files(msg.get("files")):
-                file_id = str(file["id"])
-                if await services.store.get_job(transcribe_job_id(job.channel_id, file_id)):
-                    found[file_id] = str(file.get("user") or msg.get("user") or "")
-        cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return found
+    async for msg in services.replies.thread_messages(job, missing_ok=True):
+        if msg.get("bot_id"):
+            continue  # the bot's (and other apps') uploads are no recordings
+        for file in media_files(msg.get("files")):
+            file_id = str(file["id"])
+            if await services.store.get_job(transcribe_job_id(job.channel_id, file_id)):
+                found[file_id] = str(file.get("user") or msg.get("user") or "")
+    return found
 
 
 async def _delete_one(services: JobServices, job: Job, record: ThreadTranscript | None) -> None:

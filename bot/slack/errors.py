@@ -6,6 +6,10 @@ following a link, the shortcut reading a message.
 
 from __future__ import annotations
 
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import PartialDeliveryError
+
 INVITE = "`/invite @slack-scribe`"
 
 _MESSAGES = {
@@ -34,3 +38,25 @@ def user_message(error: str, *, channel: str = "") -> str | None:
     """What to tell a person about Slack's `error`, or None when it is not theirs to fix."""
     text = _MESSAGES.get(error)
     return None if text is None else text.format(channel=channel)
+
+
+def slack_error_words(exc: Exception) -> str:
+    """What Slack said, for a sentence that tells people (never a traceback)."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack answered: {exc.response.get('error') or 'an error'}"
+    return f"{type(exc).__name__}"
+
+
+def _parts(indices: list[int]) -> str:
+    words = [str(i + 1) for i in indices]
+    return ("part " if len(words) == 1 else "parts ") + ", ".join(words)
+
+
+def partial_delivery(present: set[int], total: int, cause: Exception) -> PartialDeliveryError:
+    """Which parts of a reply are in the thread and which Slack refused (`present`: indices)."""
+    missing = [i for i in range(total) if i not in present]
+    return PartialDeliveryError(
+        f"I posted {_parts(sorted(present))} of {total} of the transcript above, but could not "
+        f"post {_parts(missing)} ({slack_error_words(cause)}). Mention me in this thread and I'll "
+        "post what is missing."
+    )

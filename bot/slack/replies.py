@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import PartialDeliveryError
 from bot.jobs.spec import Job, reply_marker
 from bot.queue.base import LeaseLost, confirm_lease
+from bot.slack.errors import partial_delivery, slack_error_words
 from bot.slack.messages import Attachment, Delivery, SlackMessage
 from bot.slack.render import render_failure
 
@@ -64,28 +66,42 @@ class Replies:
         #: The bot's user id and bot id (auth.test), to tell its messages in a thread.
         self._me: tuple[str, str] | None = None
 
+    async def thread_messages(
+        self, job: Job, *, missing_ok: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every message of the job's thread, all pages; a thread that is gone has none
+        (`missing_ok`), else its `thread_not_found` is raised."""
+        cursor: str | None = None
+        while True:
+            try:
+                resp = await self._slack.conversations_replies(
+                    channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
+                )
+            except SlackApiError as exc:
+                if missing_ok and exc.response.get("error") == "thread_not_found":
+                    return
+                raise
+            for msg in resp.get("messages") or []:
+                yield msg
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return
+
     async def posted(self, job: Job) -> Posted:
         """This job's messages and files already in its thread (all pages)."""
         marker = reply_marker(job.id)
         found = Posted()
-        cursor: str | None = None
-        while True:
-            resp = await self._slack.conversations_replies(
-                channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
-            )
-            for msg in resp.get("messages") or []:
-                for block in msg.get("blocks") or []:
-                    block_id = str(block.get("block_id") or "")
-                    if block_id.startswith(marker):
-                        found.markers[block_id] = str(msg.get("ts") or "")
-                # Files an app posted (ours are): a person's upload of the same title is
-                # neither ours to skip posting for nor ours to delete.
-                for file in msg.get("files") or [] if msg.get("bot_id") else []:
-                    found.file_titles.add(str(file.get("title")))
-                    found.file_ids[str(file.get("title"))] = str(file.get("id") or "")
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return found
+        async for msg in self.thread_messages(job):
+            for block in msg.get("blocks") or []:
+                block_id = str(block.get("block_id") or "")
+                if block_id.startswith(marker):
+                    found.markers[block_id] = str(msg.get("ts") or "")
+            # Files an app posted (ours are): a person's upload of the same title is
+            # neither ours to skip posting for nor ours to delete.
+            for file in msg.get("files") or [] if msg.get("bot_id") else []:
+                found.file_titles.add(str(file.get("title")))
+                found.file_ids[str(file.get("title"))] = str(file.get("id") or "")
+        return found
 
     async def post(self, job: Job, message: SlackMessage, marker: str) -> str:
         """Post in the job's thread; the first block carries `marker`. Returns the ts."""
@@ -142,30 +158,18 @@ class Replies:
             self._me = (str(me.get("user_id") or ""), str(me.get("bot_id") or ""))
         user_id, bot_id = self._me
         found = OwnReplies()
-        cursor: str | None = None
-        while True:
-            try:
-                resp = await self._slack.conversations_replies(
-                    channel=job.channel_id, ts=job.thread_ts, cursor=cursor, limit=200
-                )
-            except SlackApiError as exc:
-                if exc.response.get("error") == "thread_not_found":
-                    return found
-                raise
-            for msg in resp.get("messages") or []:
-                ts = str(msg.get("ts") or "")
-                mine = (bot_id and msg.get("bot_id") == bot_id) or msg.get("user") == user_id
-                if not mine or ts == job.thread_ts:
-                    continue
-                found.messages.append(ts)
-                found.files += [
-                    str(f["id"])
-                    for f in msg.get("files") or []
-                    if f.get("id") and f.get("user") == user_id
-                ]
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return found
+        async for msg in self.thread_messages(job, missing_ok=True):
+            ts = str(msg.get("ts") or "")
+            mine = (bot_id and msg.get("bot_id") == bot_id) or msg.get("user") == user_id
+            if not mine or ts == job.thread_ts:
+                continue
+            found.messages.append(ts)
+            found.files += [
+                str(f["id"])
+                for f in msg.get("files") or []
+                if f.get("id") and f.get("user") == user_id
+            ]
+        return found
 
     async def delete_file(self, job: Job, file_id: str) -> None:
         """Delete a file the bot uploaded (gone already is fine)."""
@@ -204,7 +208,7 @@ class Replies:
             except Exception as exc:
                 if not present:
                     raise  # nothing is in the thread: an ordinary failure
-                raise _partial_delivery(present, total, exc) from exc
+                raise partial_delivery(present, total, exc) from exc
             present.add(index)
             if index == 0:
                 first_ts = ts
@@ -223,7 +227,7 @@ class Replies:
             except SlackApiError as exc:
                 raise PartialDeliveryError(
                     "I posted the transcript above, but Slack refused the files with the whole "
-                    f"transcript ({_slack_error(exc)}). Mention me in this thread and I'll "
+                    f"transcript ({slack_error_words(exc)}). Mention me in this thread and I'll "
                     "attach them."
                 ) from exc
         return first_ts
@@ -376,23 +380,3 @@ class Replies:
         )
         file = resp.get("file")
         return dict(file) if isinstance(file, dict) else {}
-
-
-def _slack_error(exc: Exception) -> str:
-    if isinstance(exc, SlackApiError):
-        return f"Slack answered: {exc.response.get('error') or 'an error'}"
-    return f"{type(exc).__name__}"
-
-
-def _parts(indices: list[int]) -> str:
-    words = [str(i + 1) for i in indices]
-    return ("part " if len(words) == 1 else "parts ") + ", ".join(words)
-
-
-def _partial_delivery(present: set[int], total: int, cause: Exception) -> PartialDeliveryError:
-    missing = [i for i in range(total) if i not in present]
-    return PartialDeliveryError(
-        f"I posted {_parts(sorted(present))} of {total} of the transcript above, but could not "
-        f"post {_parts(missing)} ({_slack_error(cause)}). Mention me in this thread and I'll "
-        "post what is missing."
-    )
